@@ -1,0 +1,3 @@
+from cloudwarden.cli.app import main
+
+main()

@@ -1,0 +1,82 @@
+"""The embedded AWS: moto's HTTP server on 127.0.0.1, on a free port, stopped on exit.
+
+cloudwarden talks to it over real HTTP with boto3 exactly as it talks to AWS; only the endpoint differs.
+The server runs in this process (a thread), which also lets the sample environment do the few things
+the emulator's API cannot, such as ageing an access key (see :func:`age_access_key`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import requests
+
+# Fake but well-formed credentials: the emulator accepts any, and real ones must never reach it.
+EMULATOR_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "AKIAEMULATORDEMO0000",
+    "AWS_SECRET_ACCESS_KEY": "emulator-secret-key-not-a-real-one",
+}
+DEFAULT_ACCOUNT_ID = "123456789012"
+_AMIS = Path(__file__).with_name("amis.json")
+
+
+def configure_emulator_environment() -> None:
+    """Settings moto reads when it is imported: load AWS-managed IAM policies (so AdministratorAccess
+    can be attached) and a one-AMI catalogue (moto's own ~1,300 public AMIs swamp a scan)."""
+    os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+    os.environ.setdefault("MOTO_AMIS_PATH", str(_AMIS))
+    os.environ.setdefault("MOTO_ACCOUNT_ID", DEFAULT_ACCOUNT_ID)
+
+
+@dataclass
+class EmbeddedAws:
+    """A running moto server. Use as a context manager; ``endpoint_url`` is where to point boto3."""
+
+    host: str = "127.0.0.1"
+    _server: Any = field(default=None, repr=False)
+    endpoint_url: str = ""
+
+    def start(self) -> EmbeddedAws:
+        configure_emulator_environment()
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
+        from moto.server import ThreadedMotoServer  # imported late: it reads the settings above
+
+        self._server = ThreadedMotoServer(ip_address=self.host, port=0, verbose=False)
+        self._server.start()
+        host, port = self._server.get_host_and_port()
+        self.endpoint_url = f"http://{host}:{port}"
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+    def reset(self) -> None:
+        """Forget every resource (moto's reset API), keeping the server up."""
+        requests.post(f"{self.endpoint_url}/moto-api/reset", timeout=30).raise_for_status()
+
+    def __enter__(self) -> EmbeddedAws:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+
+def age_access_key(user_name: str, days: int, account_id: str = DEFAULT_ACCOUNT_ID) -> None:
+    """Make every access key of ``user_name`` look created ``days`` ago.
+
+    AWS (and so the emulator's API) has no way to backdate a key; the demo needs an old one, so this
+    edits the emulator's memory directly. It only works for the in-process :class:`EmbeddedAws`.
+    """
+    from moto.iam.models import iam_backends
+
+    user = iam_backends[account_id]["global"].get_user(user_name)
+    created = datetime.now(UTC).replace(tzinfo=None) - timedelta(days=days)
+    for key in user.access_keys:
+        key.create_date = created

@@ -1,0 +1,1 @@
+"""Posture: rules that judge an Inventory, and the evaluator that runs them."""

@@ -1,0 +1,155 @@
+"""One place that answers questions about IAM and resource policy documents.
+
+Rules ask questions ("does this policy allow every action on every resource?", "does this bucket policy
+deny requests without TLS?") instead of pattern-matching JSON, so string-or-list fields, wildcards,
+``NotAction`` and conditions are handled once, here. Documents are untrusted: anything malformed is
+treated as granting nothing and denying nothing.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+
+@dataclass(frozen=True)
+class Statement:
+    effect: str
+    actions: tuple[str, ...] = ()
+    not_actions: tuple[str, ...] = ()
+    resources: tuple[str, ...] = ()
+    principals: tuple[str, ...] = ()  # "*" for anyone; otherwise ARNs, account ids, service names
+    has_principal: bool = False
+    condition: dict[str, Any] = field(default_factory=dict)
+
+    def covers_action(self, action: str) -> bool:
+        """Whether this statement applies to ``action`` (``NotAction`` applies to everything else)."""
+        if self.not_actions:
+            return not any(_glob(p, action) for p in self.not_actions)
+        return any(_glob(p, action) for p in self.actions)
+
+    def covers_resource(self, resource: str) -> bool:
+        return any(_glob(p, resource, case_sensitive=True) for p in self.resources)
+
+    @property
+    def is_public(self) -> bool:
+        return "*" in self.principals
+
+
+def load(document: Any) -> dict[str, Any]:
+    """A policy document as a dict, from a dict or JSON text; ``{}`` when it is neither."""
+    if isinstance(document, dict):
+        return document
+    if isinstance(document, str | bytes):
+        try:
+            parsed = orjson.loads(document)
+        except orjson.JSONDecodeError:
+            return {}
+        return parsed if isinstance(parsed, dict) else {}
+    return {}
+
+
+def statements(document: Any) -> Iterator[Statement]:
+    raw = load(document).get("Statement", [])
+    for item in raw if isinstance(raw, list) else [raw]:
+        if not isinstance(item, dict):
+            continue
+        principals, has_principal = _principals(item.get("Principal"))
+        condition = item.get("Condition")
+        yield Statement(
+            effect=str(item.get("Effect", "")),
+            actions=_strings(item.get("Action")),
+            not_actions=_strings(item.get("NotAction")),
+            resources=_strings(item.get("Resource")),
+            principals=principals,
+            has_principal=has_principal,
+            condition=condition if isinstance(condition, dict) else {},
+        )
+
+
+def allows_full_admin(document: Any) -> bool:
+    """True when a statement allows every action (``*``) on every resource (``*``): CIS 1.15."""
+    return any(
+        s.effect == "Allow" and any(a in ("*", "*:*") for a in s.actions) and "*" in s.resources
+        for s in statements(document)
+    )
+
+
+# Condition keys that tie a public principal to something an outsider cannot forge.
+_RESTRICTING_KEYS = {
+    "aws:sourcearn", "aws:sourceaccount", "aws:sourceowner", "aws:sourcevpc", "aws:sourcevpce", "aws:sourceip",
+    "aws:principalorgid", "aws:principalaccount", "aws:principalarn", "aws:userid", "aws:sourceorgid",
+}
+
+
+def allows_public_access(document: Any) -> list[str]:
+    """The actions allowed to anyone (``Principal: "*"``) without a restricting condition."""
+    public: list[str] = []
+    for s in statements(document):
+        if s.effect != "Allow" or not s.is_public:
+            continue
+        keys = {k.lower() for operator in s.condition.values() if isinstance(operator, dict) for k in operator}
+        if keys & _RESTRICTING_KEYS:
+            continue
+        public.extend(s.actions or [f"NotAction:{a}" for a in s.not_actions])
+    return public
+
+
+def denies_insecure_transport(document: Any, bucket_arn: str) -> bool:
+    """True when the policy denies every S3 object request to ``bucket_arn`` made without TLS: a Deny for
+    any principal, covering s3:GetObject and s3:PutObject on the bucket's objects, on
+    ``aws:SecureTransport`` false (CIS 2.1.1)."""
+    for s in statements(document):
+        if s.effect != "Deny" or not s.is_public:
+            continue
+        if not (s.covers_action("s3:GetObject") and s.covers_action("s3:PutObject")):
+            continue
+        if not s.covers_resource(f"{bucket_arn}/object"):
+            continue
+        if _condition_is_false(s.condition, "Bool", "aws:SecureTransport"):
+            return True
+    return False
+
+
+def _condition_is_false(condition: dict[str, Any], operator: str, key: str) -> bool:
+    for op, clauses in condition.items():
+        if op.lower() != operator.lower() or not isinstance(clauses, dict):
+            continue
+        for k, value in clauses.items():
+            if k.lower() == key.lower():
+                values = value if isinstance(value, list) else [value]
+                if values and all(str(v).lower() == "false" for v in values):
+                    return True
+    return False
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list):
+        return tuple(v for v in value if isinstance(v, str))
+    return ()
+
+
+def _principals(value: Any) -> tuple[tuple[str, ...], bool]:
+    if value is None:
+        return (), False
+    if value == "*":
+        return ("*",), True
+    if isinstance(value, dict):
+        out: list[str] = []
+        for v in value.values():
+            out.extend(_strings(v))
+        return tuple(out), True
+    return _strings(value), True
+
+
+def _glob(pattern: str, value: str, case_sensitive: bool = False) -> bool:
+    """IAM wildcards: ``*`` any run, ``?`` one character. Action names compare case-insensitively."""
+    if case_sensitive:
+        return fnmatch.fnmatchcase(value, pattern.replace("[", "[[]"))
+    return fnmatch.fnmatchcase(value.lower(), pattern.lower().replace("[", "[[]"))

@@ -1,0 +1,1 @@
+"""Posture rules, one module per service. Importing a module registers its rules."""

@@ -1,0 +1,201 @@
+"""EC2 and VPC rules: security groups, network ACLs, flow logs, EBS encryption, instance metadata."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from cloudwarden.findings.model import Severity
+from cloudwarden.inventory.model import Inventory, Resource
+from cloudwarden.posture.registry import Verdict, failed, passed, rule
+
+SECURITY_GROUP = "AWS::EC2::SecurityGroup"
+NETWORK_ACL = "AWS::EC2::NetworkAcl"
+VPC = "AWS::EC2::VPC"
+VOLUME = "AWS::EC2::Volume"
+INSTANCE = "AWS::EC2::Instance"
+REGION = "AWS::EC2::RegionSettings"
+
+ADMIN_PORTS = (22, 3389)
+CIFS_PORT = 445
+ANY_IPV4 = "0.0.0.0/0"
+ANY_IPV6 = "::/0"
+TCP_PROTOCOLS = {"-1", "6", "tcp", "all"}
+
+
+def open_ingress(group: Resource, ports: tuple[int, ...], cidr_key: str, cidr: str) -> Iterator[str]:
+    """Descriptions of the group's ingress rules that open any of ``ports`` (TCP) to ``cidr``."""
+    for permission in group.attr("IpPermissions") or []:
+        protocol = str(permission.get("IpProtocol", "")).lower()
+        if protocol not in TCP_PROTOCOLS:
+            continue
+        low, high = permission.get("FromPort"), permission.get("ToPort")
+        if protocol in ("-1", "all") or low is None:
+            low, high = 0, 65535
+        ranges = permission.get("IpRanges" if cidr_key == "CidrIp" else "Ipv6Ranges") or []
+        if not any(r.get(cidr_key) == cidr for r in ranges):
+            continue
+        for port in ports:
+            if int(low) <= port <= int(high):
+                yield f"{protocol}/{port} from {cidr}"
+
+
+def _sg_rule(group: Resource, ports: tuple[int, ...], cidr_key: str, cidr: str, what: str) -> Verdict:
+    opened = sorted(set(open_ingress(group, ports, cidr_key, cidr)))
+    name = group.attr("GroupName")
+    if opened:
+        return failed(f"Security group {group.id} ({name}) allows {what} from {cidr}.", open=opened)
+    return passed(f"No {what} ingress from {cidr}.", open=[])
+
+
+@rule(
+    id="ec2_sg_no_admin_ports_ipv4", title="No security group allows SSH or RDP from 0.0.0.0/0",
+    severity=Severity.HIGH, resource_type=SECURITY_GROUP, cis=("5.3",),
+    rationale="Remote administration ports open to the internet are scanned and brute-forced within minutes.",
+    remediation="Remove the 0.0.0.0/0 rule for ports 22/3389; use SSM Session Manager or a narrow source CIDR.",
+)
+def ec2_sg_no_admin_ports_ipv4(group: Resource, _: Inventory) -> Verdict:
+    return _sg_rule(group, ADMIN_PORTS, "CidrIp", ANY_IPV4, "SSH/RDP")
+
+
+@rule(
+    id="ec2_sg_no_admin_ports_ipv6", title="No security group allows SSH or RDP from ::/0",
+    severity=Severity.HIGH, resource_type=SECURITY_GROUP, cis=("5.4",),
+    rationale="Remote administration ports open to the IPv6 internet are as exposed as on IPv4.",
+    remediation="Remove the ::/0 rule for ports 22/3389; use SSM Session Manager or a narrow source range.",
+)
+def ec2_sg_no_admin_ports_ipv6(group: Resource, _: Inventory) -> Verdict:
+    return _sg_rule(group, ADMIN_PORTS, "CidrIpv6", ANY_IPV6, "SSH/RDP")
+
+
+@rule(
+    id="ec2_sg_no_public_cifs", title="No security group allows CIFS (445) from the internet",
+    severity=Severity.HIGH, resource_type=SECURITY_GROUP, cis=("5.1.2",),
+    rationale="SMB/CIFS exposed to the internet is a classic ransomware entry point.",
+    remediation="Remove ingress on TCP 445 from 0.0.0.0/0 and ::/0; allow only trusted networks.",
+)
+def ec2_sg_no_public_cifs(group: Resource, _: Inventory) -> Verdict:
+    opened = sorted({*open_ingress(group, (CIFS_PORT,), "CidrIp", ANY_IPV4),
+                     *open_ingress(group, (CIFS_PORT,), "CidrIpv6", ANY_IPV6)})
+    if opened:
+        return failed(f"Security group {group.id} allows CIFS from the internet.", open=opened)
+    return passed("No CIFS ingress from the internet.", open=[])
+
+
+@rule(
+    id="ec2_default_sg_restricts_all", title="Default security groups allow no traffic",
+    severity=Severity.MEDIUM, resource_type=SECURITY_GROUP, cis=("5.5",),
+    rationale="Resources launched without a chosen group land in the default group; it should let nothing in "
+    "or out.",
+    remediation="Remove every inbound and outbound rule from the VPC's default security group.",
+)
+def ec2_default_sg_restricts_all(group: Resource, _: Inventory) -> Verdict | None:
+    if group.attr("GroupName") != "default":
+        return None
+    inbound, outbound = group.attr("IpPermissions") or [], group.attr("IpPermissionsEgress") or []
+    if inbound or outbound:
+        return failed(f"Default security group {group.id} of {group.attr('VpcId')} has rules.",
+                      inbound_rules=len(inbound), outbound_rules=len(outbound))
+    return passed("The default security group has no rules.", inbound_rules=0, outbound_rules=0)
+
+
+def _nacl_allows(entries: list[dict[str, Any]], port: int, cidr_key: str, cidr: str) -> bool:
+    """Whether the first matching ingress entry (lowest rule number) for ``port`` from ``cidr`` allows it."""
+    for entry in sorted(entries, key=lambda e: int(e.get("RuleNumber", 32767))):
+        if entry.get("Egress") or entry.get(cidr_key) != cidr:
+            continue
+        if str(entry.get("Protocol")) not in TCP_PROTOCOLS:
+            continue
+        ports = entry.get("PortRange") or {"From": 0, "To": 65535}
+        if str(entry.get("Protocol")) != "-1" and not int(ports.get("From", 0)) <= port <= int(ports.get("To", 65535)):
+            continue
+        return entry.get("RuleAction") == "allow"
+    return False  # the implicit final rule denies
+
+
+@rule(
+    id="ec2_nacl_no_admin_ports", title="No network ACL allows SSH or RDP from the internet",
+    severity=Severity.MEDIUM, resource_type=NETWORK_ACL, cis=("5.2",),
+    rationale="Network ACLs are the subnet-level backstop: they should not let admin ports in from anywhere.",
+    remediation="Add a deny entry for TCP 22 and 3389 from 0.0.0.0/0 and ::/0 ahead of the allow entries.",
+)
+def ec2_nacl_no_admin_ports(acl: Resource, _: Inventory) -> Verdict:
+    entries = acl.attr("Entries") or []
+    opened = [
+        f"{port} from {cidr}"
+        for port in ADMIN_PORTS
+        for key, cidr in (("CidrBlock", ANY_IPV4), ("Ipv6CidrBlock", ANY_IPV6))
+        if _nacl_allows(entries, port, key, cidr)
+    ]
+    if opened:
+        return failed(f"Network ACL {acl.id} allows admin ports from the internet.", open=opened,
+                      is_default=bool(acl.attr("IsDefault")))
+    return passed("No admin port is allowed in from the internet.", open=[])
+
+
+@rule(
+    id="ec2_vpc_flow_logs_enabled", title="VPC flow logging is enabled", severity=Severity.MEDIUM,
+    resource_type=VPC, cis=("3.7",),
+    rationale="Without flow logs there is no record of what talked to what during an incident.",
+    remediation="aws ec2 create-flow-logs --resource-type VPC --resource-ids VPC_ID --traffic-type REJECT "
+    "(or ALL) --log-destination-type cloud-watch-logs|s3 ...",
+)
+def ec2_vpc_flow_logs_enabled(vpc: Resource, _: Inventory) -> Verdict:
+    flow_logs = vpc.attr("flow_logs") or []
+    if flow_logs:
+        return passed("The VPC has flow logs.", flow_logs=[f.get("FlowLogId") for f in flow_logs])
+    return failed(f"VPC {vpc.id} has no flow logs.", flow_logs=[])
+
+
+@rule(
+    id="ec2_ebs_volume_encrypted", title="EBS volumes are encrypted", severity=Severity.MEDIUM,
+    resource_type=VOLUME,
+    rationale="Unencrypted volumes (and their snapshots) expose data to anyone who obtains a copy.",
+    remediation="Snapshot the volume, copy the snapshot with encryption, create a volume from it and swap it in.",
+)
+def ec2_ebs_volume_encrypted(volume: Resource, _: Inventory) -> Verdict:
+    if volume.attr("Encrypted"):
+        return passed("The volume is encrypted.", KmsKeyId=volume.attr("KmsKeyId"))
+    return failed(f"Volume {volume.id} is not encrypted.", Encrypted=False)
+
+
+@rule(
+    id="ec2_ebs_default_encryption", title="EBS encryption by default is on", severity=Severity.MEDIUM,
+    resource_type=REGION, cis=("5.1.1",),
+    rationale="Default encryption makes every new volume encrypted without anyone having to remember.",
+    remediation="aws ec2 enable-ebs-encryption-by-default --region REGION",
+)
+def ec2_ebs_default_encryption(settings: Resource, _: Inventory) -> Verdict:
+    if settings.attr("ebs_encryption_by_default"):
+        return passed("EBS encryption by default is on.", EbsEncryptionByDefault=True)
+    return failed(f"EBS encryption by default is off in {settings.region}.", EbsEncryptionByDefault=False)
+
+
+@rule(
+    id="ec2_instance_imdsv2_required", title="Instances require IMDSv2", severity=Severity.HIGH,
+    resource_type=INSTANCE, cis=("5.7",),
+    rationale="IMDSv1 answers any request, so an SSRF bug in an application hands out the instance's "
+    "credentials.",
+    remediation="aws ec2 modify-instance-metadata-options --instance-id ID --http-tokens required",
+)
+def ec2_instance_imdsv2_required(instance: Resource, _: Inventory) -> Verdict:
+    options = instance.attr("MetadataOptions") or {}
+    if options.get("HttpEndpoint") == "disabled":
+        return passed("The metadata service is disabled.", **options)
+    if options.get("HttpTokens") == "required":
+        return passed("IMDSv2 is required.", HttpTokens="required")
+    return failed(f"Instance {instance.id} allows IMDSv1.", HttpTokens=options.get("HttpTokens"))
+
+
+@rule(
+    id="ec2_instance_uses_role", title="Instances use an IAM role for AWS access", severity=Severity.LOW,
+    resource_type=INSTANCE, cis=("1.17",),
+    rationale="An instance profile gives short-lived rotated credentials; without one, long-lived keys end up "
+    "on disk.",
+    remediation="Create a role with the permissions the workload needs and attach it as an instance profile.",
+)
+def ec2_instance_uses_role(instance: Resource, _: Inventory) -> Verdict:
+    profile = instance.attr("IamInstanceProfile")
+    if profile:
+        return passed("The instance has an instance profile.", IamInstanceProfile=profile.get("Arn"))
+    return failed(f"Instance {instance.id} has no IAM instance profile.", IamInstanceProfile=None)
