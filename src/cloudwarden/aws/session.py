@@ -64,8 +64,10 @@ class AwsContext:
         endpoint_url = endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None
         keys = {}
         if credentials:
-            keys = {"aws_access_key_id": credentials["AWS_ACCESS_KEY_ID"],
-                    "aws_secret_access_key": credentials["AWS_SECRET_ACCESS_KEY"]}
+            keys = {
+                "aws_access_key_id": credentials["AWS_ACCESS_KEY_ID"],
+                "aws_secret_access_key": credentials["AWS_SECRET_ACCESS_KEY"],
+            }
         session = boto3.Session(profile_name=profile, region_name=region, **keys)
         if session.region_name is None:
             session = boto3.Session(profile_name=profile, region_name="us-east-1", **keys)

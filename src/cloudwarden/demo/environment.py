@@ -73,8 +73,9 @@ def _identity(client: ClientFactory, account_id: str, env: SampleEnvironment, sc
     iam.create_user(UserName="dana")
     iam.create_login_profile(UserName="dana", Password="correct-horse-battery-staple")  # noqa: S106
     device = iam.create_virtual_mfa_device(VirtualMFADeviceName="dana")["VirtualMFADevice"]
-    iam.enable_mfa_device(UserName="dana", SerialNumber=device["SerialNumber"], AuthenticationCode1="123456",
-                          AuthenticationCode2="654321")
+    iam.enable_mfa_device(
+        UserName="dana", SerialNumber=device["SerialNumber"], AuthenticationCode1="123456", AuthenticationCode2="654321"
+    )
     iam.add_user_to_group(UserName="dana", GroupName="ops")
 
     # ci-bot has had the same access key for 200 days and has not used it in that time.
@@ -88,19 +89,20 @@ def _identity(client: ClientFactory, account_id: str, env: SampleEnvironment, sc
     iam.create_user(UserName="carol")
     iam.attach_user_policy(UserName="carol", PolicyArn="arn:aws:iam::aws:policy/AdministratorAccess")
     env.plant("iam_user_no_direct_policies", "carol", "policy attached to the user")
-    env.plant("iam_policy_no_full_admin", "arn:aws:iam::aws:policy/AdministratorAccess",
-              "AdministratorAccess attached")
+    env.plant("iam_policy_no_full_admin", "arn:aws:iam::aws:policy/AdministratorAccess", "AdministratorAccess attached")
 
     # The developers group got the AWS-managed S3 full-access policy.
     iam.attach_group_policy(GroupName="developers", PolicyArn="arn:aws:iam::aws:policy/AmazonS3FullAccess")
-    env.plant("iam_no_aws_full_access_policies", "arn:aws:iam::aws:policy/AmazonS3FullAccess",
-              "AmazonS3FullAccess attached")
+    env.plant(
+        "iam_no_aws_full_access_policies", "arn:aws:iam::aws:policy/AmazonS3FullAccess", "AmazonS3FullAccess attached"
+    )
 
     # A home-made "admin" policy that allows *:*, attached to ops.
     legacy = iam.create_policy(
         PolicyName="legacy-admin",
-        PolicyDocument=json.dumps({"Version": "2012-10-17",
-                                   "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}),
+        PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+        ),
     )["Policy"]
     iam.attach_group_policy(GroupName="ops", PolicyArn=legacy["Arn"])
     env.plant("iam_policy_no_full_admin", legacy["Arn"], "customer policy allowing *:*")
@@ -108,9 +110,18 @@ def _identity(client: ClientFactory, account_id: str, env: SampleEnvironment, sc
     # A least-privilege policy done right.
     reader = iam.create_policy(
         PolicyName="reports-reader",
-        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{
-            "Effect": "Allow", "Action": ["s3:GetObject", "s3:ListBucket"],
-            "Resource": ["arn:aws:s3:::acme-reports", "arn:aws:s3:::acme-reports/*"]}]}),
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": ["s3:GetObject", "s3:ListBucket"],
+                        "Resource": ["arn:aws:s3:::acme-reports", "arn:aws:s3:::acme-reports/*"],
+                    }
+                ],
+            }
+        ),
     )["Policy"]
     iam.attach_group_policy(GroupName="developers", PolicyArn=reader["Arn"])
 
@@ -122,14 +133,29 @@ def _identity(client: ClientFactory, account_id: str, env: SampleEnvironment, sc
 
 
 def _tls_only_policy(bucket: str) -> str:
-    return json.dumps({"Version": "2012-10-17", "Statement": [{
-        "Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
-        "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
-        "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]})
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "DenyInsecureTransport",
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "s3:*",
+                    "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
+                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                }
+            ],
+        }
+    )
 
 
-BLOCK_ALL = {"BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
-             "RestrictPublicBuckets": True}
+BLOCK_ALL = {
+    "BlockPublicAcls": True,
+    "IgnorePublicAcls": True,
+    "BlockPublicPolicy": True,
+    "RestrictPublicBuckets": True,
+}
 
 
 def _storage(client: ClientFactory, account_id: str, env: SampleEnvironment, scale: int) -> None:
@@ -182,20 +208,26 @@ def _network_and_compute(client: ClientFactory, env: SampleEnvironment, scale: i
             ec2.authorize_security_group_ingress(GroupId=group_id, IpPermissions=permissions)
         return group_id
 
-    ssh = group("bastion-ssh", [{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22,
-                                 "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
+    ssh = group(
+        "bastion-ssh", [{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]
+    )
     env.plant("ec2_sg_no_admin_ports_ipv4", ssh, "SSH open to 0.0.0.0/0")
-    rdp = group("windows-rdp", [{"IpProtocol": "tcp", "FromPort": 3389, "ToPort": 3389,
-                                 "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
+    rdp = group(
+        "windows-rdp", [{"IpProtocol": "tcp", "FromPort": 3389, "ToPort": 3389, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]
+    )
     env.plant("ec2_sg_no_admin_ports_ipv4", rdp, "RDP open to 0.0.0.0/0")
-    ipv6 = group("ipv6-admin", [{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22,
-                                 "Ipv6Ranges": [{"CidrIpv6": "::/0"}]}])
+    ipv6 = group(
+        "ipv6-admin", [{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "Ipv6Ranges": [{"CidrIpv6": "::/0"}]}]
+    )
     env.plant("ec2_sg_no_admin_ports_ipv6", ipv6, "SSH open to ::/0")
-    web = group("web-https", [{"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443,
-                               "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
+    web = group(
+        "web-https", [{"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]
+    )
     for n in range(scale - 1):
-        group(f"service-{n:04d}", [{"IpProtocol": "tcp", "FromPort": 8080, "ToPort": 8080,
-                                    "IpRanges": [{"CidrIp": "10.20.0.0/16"}]}])
+        group(
+            f"service-{n:04d}",
+            [{"IpProtocol": "tcp", "FromPort": 8080, "ToPort": 8080, "IpRanges": [{"CidrIp": "10.20.0.0/16"}]}],
+        )
 
     # An unencrypted data volume, next to an encrypted one.
     volume = ec2.create_volume(AvailabilityZone=f"{PRIMARY_REGION}a", Size=20)["VolumeId"]
@@ -205,22 +237,41 @@ def _network_and_compute(client: ClientFactory, env: SampleEnvironment, scale: i
 
     image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
     # A legacy instance that still answers IMDSv1.
-    legacy = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1, SubnetId=subnet,
-                               SecurityGroupIds=[ssh], MetadataOptions={"HttpTokens": "optional"},
-                               TagSpecifications=[{"ResourceType": "instance",
-                                                   "Tags": [{"Key": "Name", "Value": "legacy-app"}]}],
-                               )["Instances"][0]["InstanceId"]
+    legacy = ec2.run_instances(
+        ImageId=image,
+        MinCount=1,
+        MaxCount=1,
+        SubnetId=subnet,
+        SecurityGroupIds=[ssh],
+        MetadataOptions={"HttpTokens": "optional"},
+        TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": "Name", "Value": "legacy-app"}]}],
+    )["Instances"][0]["InstanceId"]
     env.plant("ec2_instance_imdsv2_required", legacy, "instance allows IMDSv1")
     env.plant("ec2_instance_uses_role", legacy, "instance without a role")
 
     iam = client("iam", PRIMARY_REGION)
-    iam.create_role(RoleName="web-app", AssumeRolePolicyDocument=json.dumps({
-        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"},
-                                                "Action": "sts:AssumeRole"}]}))
+    iam.create_role(
+        RoleName="web-app",
+        AssumeRolePolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}
+                ],
+            }
+        ),
+    )
     iam.create_instance_profile(InstanceProfileName="web-app")
     iam.add_role_to_instance_profile(InstanceProfileName="web-app", RoleName="web-app")
-    ec2.run_instances(ImageId=image, MinCount=scale, MaxCount=scale, SubnetId=subnet, SecurityGroupIds=[web],
-                      MetadataOptions={"HttpTokens": "required"}, IamInstanceProfile={"Name": "web-app"})
+    ec2.run_instances(
+        ImageId=image,
+        MinCount=scale,
+        MaxCount=scale,
+        SubnetId=subnet,
+        SecurityGroupIds=[web],
+        MetadataOptions={"HttpTokens": "required"},
+        IamInstanceProfile={"Name": "web-app"},
+    )
 
     # The second region is where the team got things right.
     ec2_eu = client("ec2", SECONDARY_REGION)
@@ -228,8 +279,13 @@ def _network_and_compute(client: ClientFactory, env: SampleEnvironment, scale: i
     logs_bucket = "acme-flow-logs"
     client("s3", PRIMARY_REGION).create_bucket(Bucket=logs_bucket)
     eu_vpc = ec2_eu.create_vpc(CidrBlock="10.30.0.0/16")["Vpc"]["VpcId"]
-    ec2_eu.create_flow_logs(ResourceIds=[eu_vpc], ResourceType="VPC", TrafficType="ALL",
-                            LogDestinationType="s3", LogDestination=f"arn:aws:s3:::{logs_bucket}")
+    ec2_eu.create_flow_logs(
+        ResourceIds=[eu_vpc],
+        ResourceType="VPC",
+        TrafficType="ALL",
+        LogDestinationType="s3",
+        LogDestination=f"arn:aws:s3:::{logs_bucket}",
+    )
 
 
 def _logging_and_keys(client: ClientFactory, account_id: str, env: SampleEnvironment, scale: int) -> str:
@@ -256,9 +312,13 @@ def _logging_and_keys(client: ClientFactory, account_id: str, env: SampleEnviron
     # No AWS Config recorder in the primary region; the EU region records everything.
     env.plant("config_recorder_enabled", PRIMARY_REGION, "no AWS Config recorder")
     config = client("config", SECONDARY_REGION)
-    config.put_configuration_recorder(ConfigurationRecorder={
-        "name": "default", "roleARN": f"arn:aws:iam::{account_id}:role/aws-config",
-        "recordingGroup": {"allSupported": True, "includeGlobalResourceTypes": True}})
+    config.put_configuration_recorder(
+        ConfigurationRecorder={
+            "name": "default",
+            "roleARN": f"arn:aws:iam::{account_id}:role/aws-config",
+            "recordingGroup": {"allSupported": True, "includeGlobalResourceTypes": True},
+        }
+    )
     config.put_delivery_channel(DeliveryChannel={"name": "default", "s3BucketName": "acme-cloudtrail"})
     config.start_configuration_recorder(ConfigurationRecorderName="default")
     return rotating

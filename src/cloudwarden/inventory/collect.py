@@ -103,5 +103,3 @@ def collect_inventory(
     inventory.resources.sort(key=lambda r: (r.type, r.region, r.id))
     inventory.scope_errors.sort(key=lambda e: (e.resource_type, e.region))
     return inventory
-
-

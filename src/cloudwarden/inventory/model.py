@@ -141,8 +141,7 @@ class Inventory:
             "collected_types": sorted(self.collected_types),
             "resources": [r.to_dict() for r in self.resources],
             "scope_errors": [
-                {"resource_type": e.resource_type, "region": e.region, "reason": e.reason}
-                for e in self.scope_errors
+                {"resource_type": e.resource_type, "region": e.region, "reason": e.reason} for e in self.scope_errors
             ],
         }
 
@@ -152,7 +151,7 @@ class Inventory:
     @classmethod
     def from_dict(cls, data: Any) -> Inventory:
         if not isinstance(data, dict) or data.get("format") != FORMAT:
-            raise InventoryFormatError(f"not a cloudwarden inventory (expected \"format\": \"{FORMAT}\")")
+            raise InventoryFormatError(f'not a cloudwarden inventory (expected "format": "{FORMAT}")')
         if data.get("version") != VERSION:
             raise InventoryFormatError(
                 f"inventory version {data.get('version')!r} is not supported (this cloudwarden reads {VERSION})"

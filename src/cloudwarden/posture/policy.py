@@ -81,8 +81,17 @@ def allows_full_admin(document: Any) -> bool:
 
 # Condition keys that tie a public principal to something an outsider cannot forge.
 _RESTRICTING_KEYS = {
-    "aws:sourcearn", "aws:sourceaccount", "aws:sourceowner", "aws:sourcevpc", "aws:sourcevpce", "aws:sourceip",
-    "aws:principalorgid", "aws:principalaccount", "aws:principalarn", "aws:userid", "aws:sourceorgid",
+    "aws:sourcearn",
+    "aws:sourceaccount",
+    "aws:sourceowner",
+    "aws:sourcevpc",
+    "aws:sourcevpce",
+    "aws:sourceip",
+    "aws:principalorgid",
+    "aws:principalaccount",
+    "aws:principalarn",
+    "aws:userid",
+    "aws:sourceorgid",
 }
 
 

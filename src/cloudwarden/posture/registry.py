@@ -54,8 +54,16 @@ class Rule:
 
     @property
     def ref(self) -> RuleRef:
-        return RuleRef(self.id, self.title, self.severity, self.service, self.resource_type, self.rationale,
-                       self.remediation, self.cis)
+        return RuleRef(
+            self.id,
+            self.title,
+            self.severity,
+            self.service,
+            self.resource_type,
+            self.rationale,
+            self.remediation,
+            self.cis,
+        )
 
 
 _REGISTRY: dict[str, Rule] = {}

@@ -10,13 +10,29 @@ REGION_SETTINGS = "AWS::Config::RegionSettings"
 
 def collect_recorders(scope: CollectorScope) -> list[Resource]:
     config = scope.client("config")
-    settings = Resource(REGION_SETTINGS, scope.region, scope.region, scope.account_id,
-                        arn=scope.arn("config", "recorders", scope.region))
-    read_attribute(settings, "recorders", config.describe_configuration_recorders, service="config",
-                   operation="DescribeConfigurationRecorders", transform=lambda r: r["ConfigurationRecorders"])
-    read_attribute(settings, "recorder_statuses", config.describe_configuration_recorder_status,
-                   service="config", operation="DescribeConfigurationRecorderStatus",
-                   transform=lambda r: r["ConfigurationRecordersStatus"])
+    settings = Resource(
+        REGION_SETTINGS,
+        scope.region,
+        scope.region,
+        scope.account_id,
+        arn=scope.arn("config", "recorders", scope.region),
+    )
+    read_attribute(
+        settings,
+        "recorders",
+        config.describe_configuration_recorders,
+        service="config",
+        operation="DescribeConfigurationRecorders",
+        transform=lambda r: r["ConfigurationRecorders"],
+    )
+    read_attribute(
+        settings,
+        "recorder_statuses",
+        config.describe_configuration_recorder_status,
+        service="config",
+        operation="DescribeConfigurationRecorderStatus",
+        transform=lambda r: r["ConfigurationRecordersStatus"],
+    )
     return [settings]
 
 

@@ -26,22 +26,51 @@ def attach_flow_logs(scope: CollectorScope, vpcs: list[Resource]) -> None:
 
 def collect_region_settings(scope: CollectorScope) -> list[Resource]:
     ec2 = scope.client("ec2")
-    settings = Resource(REGION_SETTINGS, scope.region, scope.region, scope.account_id,
-                        arn=scope.arn("ec2", "account-settings", scope.region))
-    read_attribute(settings, "ebs_encryption_by_default", ec2.get_ebs_encryption_by_default, service="ec2",
-                   operation="GetEbsEncryptionByDefault", transform=lambda r: bool(r["EbsEncryptionByDefault"]))
+    settings = Resource(
+        REGION_SETTINGS,
+        scope.region,
+        scope.region,
+        scope.account_id,
+        arn=scope.arn("ec2", "account-settings", scope.region),
+    )
+    read_attribute(
+        settings,
+        "ebs_encryption_by_default",
+        ec2.get_ebs_encryption_by_default,
+        service="ec2",
+        operation="GetEbsEncryptionByDefault",
+        transform=lambda r: bool(r["EbsEncryptionByDefault"]),
+    )
     return [settings]
 
 
 COLLECTORS = [
-    listing("ec2", "AWS::EC2::SecurityGroup", "DescribeSecurityGroups", "SecurityGroups[]", "GroupId",
-            "security-group/{GroupId}"),
-    listing("ec2", "AWS::EC2::NetworkAcl", "DescribeNetworkAcls", "NetworkAcls[]", "NetworkAclId",
-            "network-acl/{NetworkAclId}"),
+    listing(
+        "ec2",
+        "AWS::EC2::SecurityGroup",
+        "DescribeSecurityGroups",
+        "SecurityGroups[]",
+        "GroupId",
+        "security-group/{GroupId}",
+    ),
+    listing(
+        "ec2",
+        "AWS::EC2::NetworkAcl",
+        "DescribeNetworkAcls",
+        "NetworkAcls[]",
+        "NetworkAclId",
+        "network-acl/{NetworkAclId}",
+    ),
     listing("ec2", "AWS::EC2::VPC", "DescribeVpcs", "Vpcs[]", "VpcId", "vpc/{VpcId}", augment=attach_flow_logs),
     listing("ec2", "AWS::EC2::Volume", "DescribeVolumes", "Volumes[]", "VolumeId", "volume/{VolumeId}"),
-    listing("ec2", "AWS::EC2::Instance", "DescribeInstances", "Reservations[].Instances[]", "InstanceId",
-            "instance/{InstanceId}", Filters=[{"Name": "instance-state-name",
-                                                "Values": ["pending", "running", "stopping", "stopped"]}]),
+    listing(
+        "ec2",
+        "AWS::EC2::Instance",
+        "DescribeInstances",
+        "Reservations[].Instances[]",
+        "InstanceId",
+        "instance/{InstanceId}",
+        Filters=[{"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]}],
+    ),
     Collector("ec2", (REGION_SETTINGS,), collect_region_settings, operation="GetEbsEncryptionByDefault"),
 ]

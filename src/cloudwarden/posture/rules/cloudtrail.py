@@ -27,8 +27,11 @@ def logs_all_management_events(selectors: dict[str, Any]) -> bool:
 
 
 @rule(
-    id="cloudtrail_multi_region_enabled", title="A multi-region trail logs all management events",
-    severity=Severity.HIGH, resource_type=ACCOUNT, cis=("3.1",),
+    id="cloudtrail_multi_region_enabled",
+    title="A multi-region trail logs all management events",
+    severity=Severity.HIGH,
+    resource_type=ACCOUNT,
+    cis=("3.1",),
     rationale="Without a trail in every region, activity in an unused region (a favourite of attackers) goes "
     "unrecorded.",
     remediation="aws cloudtrail create-trail --name main --s3-bucket-name BUCKET --is-multi-region-trail "
@@ -59,8 +62,11 @@ def cloudtrail_multi_region_enabled(_: Resource, inventory: Inventory) -> Verdic
 
 
 @rule(
-    id="cloudtrail_log_file_validation", title="CloudTrail log file validation is on", severity=Severity.MEDIUM,
-    resource_type=TRAIL, cis=("3.2",),
+    id="cloudtrail_log_file_validation",
+    title="CloudTrail log file validation is on",
+    severity=Severity.MEDIUM,
+    resource_type=TRAIL,
+    cis=("3.2",),
     rationale="Digest files let you prove log files were not modified or deleted after delivery.",
     remediation="aws cloudtrail update-trail --name TRAIL --enable-log-file-validation",
 )
@@ -71,11 +77,13 @@ def cloudtrail_log_file_validation(trail: Resource, _: Inventory) -> Verdict:
 
 
 @rule(
-    id="cloudtrail_kms_encrypted", title="CloudTrail logs are encrypted with a KMS key", severity=Severity.MEDIUM,
-    resource_type=TRAIL, cis=("3.5",),
+    id="cloudtrail_kms_encrypted",
+    title="CloudTrail logs are encrypted with a KMS key",
+    severity=Severity.MEDIUM,
+    resource_type=TRAIL,
+    cis=("3.5",),
     rationale="SSE-KMS adds a second permission (kms:Decrypt) between a reader of the bucket and the logs.",
-    remediation="aws cloudtrail update-trail --name TRAIL --kms-key-id KEY_ARN (the key policy must allow "
-    "CloudTrail).",
+    remediation="aws cloudtrail update-trail --name TRAIL --kms-key-id KEY_ARN (the key policy must allow CloudTrail).",
 )
 def cloudtrail_kms_encrypted(trail: Resource, _: Inventory) -> Verdict:
     key = (trail.attr("trail") or {}).get("KmsKeyId")

@@ -49,8 +49,11 @@ def _sg_rule(group: Resource, ports: tuple[int, ...], cidr_key: str, cidr: str, 
 
 
 @rule(
-    id="ec2_sg_no_admin_ports_ipv4", title="No security group allows SSH or RDP from 0.0.0.0/0",
-    severity=Severity.HIGH, resource_type=SECURITY_GROUP, cis=("5.3",),
+    id="ec2_sg_no_admin_ports_ipv4",
+    title="No security group allows SSH or RDP from 0.0.0.0/0",
+    severity=Severity.HIGH,
+    resource_type=SECURITY_GROUP,
+    cis=("5.3",),
     rationale="Remote administration ports open to the internet are scanned and brute-forced within minutes.",
     remediation="Remove the 0.0.0.0/0 rule for ports 22/3389; use SSM Session Manager or a narrow source CIDR.",
 )
@@ -59,8 +62,11 @@ def ec2_sg_no_admin_ports_ipv4(group: Resource, _: Inventory) -> Verdict:
 
 
 @rule(
-    id="ec2_sg_no_admin_ports_ipv6", title="No security group allows SSH or RDP from ::/0",
-    severity=Severity.HIGH, resource_type=SECURITY_GROUP, cis=("5.4",),
+    id="ec2_sg_no_admin_ports_ipv6",
+    title="No security group allows SSH or RDP from ::/0",
+    severity=Severity.HIGH,
+    resource_type=SECURITY_GROUP,
+    cis=("5.4",),
     rationale="Remote administration ports open to the IPv6 internet are as exposed as on IPv4.",
     remediation="Remove the ::/0 rule for ports 22/3389; use SSM Session Manager or a narrow source range.",
 )
@@ -69,24 +75,33 @@ def ec2_sg_no_admin_ports_ipv6(group: Resource, _: Inventory) -> Verdict:
 
 
 @rule(
-    id="ec2_sg_no_public_cifs", title="No security group allows CIFS (445) from the internet",
-    severity=Severity.HIGH, resource_type=SECURITY_GROUP, cis=("5.1.2",),
+    id="ec2_sg_no_public_cifs",
+    title="No security group allows CIFS (445) from the internet",
+    severity=Severity.HIGH,
+    resource_type=SECURITY_GROUP,
+    cis=("5.1.2",),
     rationale="SMB/CIFS exposed to the internet is a classic ransomware entry point.",
     remediation="Remove ingress on TCP 445 from 0.0.0.0/0 and ::/0; allow only trusted networks.",
 )
 def ec2_sg_no_public_cifs(group: Resource, _: Inventory) -> Verdict:
-    opened = sorted({*open_ingress(group, (CIFS_PORT,), "CidrIp", ANY_IPV4),
-                     *open_ingress(group, (CIFS_PORT,), "CidrIpv6", ANY_IPV6)})
+    opened = sorted(
+        {
+            *open_ingress(group, (CIFS_PORT,), "CidrIp", ANY_IPV4),
+            *open_ingress(group, (CIFS_PORT,), "CidrIpv6", ANY_IPV6),
+        }
+    )
     if opened:
         return failed(f"Security group {group.id} allows CIFS from the internet.", open=opened)
     return passed("No CIFS ingress from the internet.", open=[])
 
 
 @rule(
-    id="ec2_default_sg_restricts_all", title="Default security groups allow no traffic",
-    severity=Severity.MEDIUM, resource_type=SECURITY_GROUP, cis=("5.5",),
-    rationale="Resources launched without a chosen group land in the default group; it should let nothing in "
-    "or out.",
+    id="ec2_default_sg_restricts_all",
+    title="Default security groups allow no traffic",
+    severity=Severity.MEDIUM,
+    resource_type=SECURITY_GROUP,
+    cis=("5.5",),
+    rationale="Resources launched without a chosen group land in the default group; it should let nothing in or out.",
     remediation="Remove every inbound and outbound rule from the VPC's default security group.",
 )
 def ec2_default_sg_restricts_all(group: Resource, _: Inventory) -> Verdict | None:
@@ -94,8 +109,11 @@ def ec2_default_sg_restricts_all(group: Resource, _: Inventory) -> Verdict | Non
         return None
     inbound, outbound = group.attr("IpPermissions") or [], group.attr("IpPermissionsEgress") or []
     if inbound or outbound:
-        return failed(f"Default security group {group.id} of {group.attr('VpcId')} has rules.",
-                      inbound_rules=len(inbound), outbound_rules=len(outbound))
+        return failed(
+            f"Default security group {group.id} of {group.attr('VpcId')} has rules.",
+            inbound_rules=len(inbound),
+            outbound_rules=len(outbound),
+        )
     return passed("The default security group has no rules.", inbound_rules=0, outbound_rules=0)
 
 
@@ -114,8 +132,11 @@ def _nacl_allows(entries: list[dict[str, Any]], port: int, cidr_key: str, cidr: 
 
 
 @rule(
-    id="ec2_nacl_no_admin_ports", title="No network ACL allows SSH or RDP from the internet",
-    severity=Severity.MEDIUM, resource_type=NETWORK_ACL, cis=("5.2",),
+    id="ec2_nacl_no_admin_ports",
+    title="No network ACL allows SSH or RDP from the internet",
+    severity=Severity.MEDIUM,
+    resource_type=NETWORK_ACL,
+    cis=("5.2",),
     rationale="Network ACLs are the subnet-level backstop: they should not let admin ports in from anywhere.",
     remediation="Add a deny entry for TCP 22 and 3389 from 0.0.0.0/0 and ::/0 ahead of the allow entries.",
 )
@@ -128,14 +149,20 @@ def ec2_nacl_no_admin_ports(acl: Resource, _: Inventory) -> Verdict:
         if _nacl_allows(entries, port, key, cidr)
     ]
     if opened:
-        return failed(f"Network ACL {acl.id} allows admin ports from the internet.", open=opened,
-                      is_default=bool(acl.attr("IsDefault")))
+        return failed(
+            f"Network ACL {acl.id} allows admin ports from the internet.",
+            open=opened,
+            is_default=bool(acl.attr("IsDefault")),
+        )
     return passed("No admin port is allowed in from the internet.", open=[])
 
 
 @rule(
-    id="ec2_vpc_flow_logs_enabled", title="VPC flow logging is enabled", severity=Severity.MEDIUM,
-    resource_type=VPC, cis=("3.7",),
+    id="ec2_vpc_flow_logs_enabled",
+    title="VPC flow logging is enabled",
+    severity=Severity.MEDIUM,
+    resource_type=VPC,
+    cis=("3.7",),
     rationale="Without flow logs there is no record of what talked to what during an incident.",
     remediation="aws ec2 create-flow-logs --resource-type VPC --resource-ids VPC_ID --traffic-type REJECT "
     "(or ALL) --log-destination-type cloud-watch-logs|s3 ...",
@@ -148,7 +175,9 @@ def ec2_vpc_flow_logs_enabled(vpc: Resource, _: Inventory) -> Verdict:
 
 
 @rule(
-    id="ec2_ebs_volume_encrypted", title="EBS volumes are encrypted", severity=Severity.MEDIUM,
+    id="ec2_ebs_volume_encrypted",
+    title="EBS volumes are encrypted",
+    severity=Severity.MEDIUM,
     resource_type=VOLUME,
     rationale="Unencrypted volumes (and their snapshots) expose data to anyone who obtains a copy.",
     remediation="Snapshot the volume, copy the snapshot with encryption, create a volume from it and swap it in.",
@@ -160,8 +189,11 @@ def ec2_ebs_volume_encrypted(volume: Resource, _: Inventory) -> Verdict:
 
 
 @rule(
-    id="ec2_ebs_default_encryption", title="EBS encryption by default is on", severity=Severity.MEDIUM,
-    resource_type=REGION, cis=("5.1.1",),
+    id="ec2_ebs_default_encryption",
+    title="EBS encryption by default is on",
+    severity=Severity.MEDIUM,
+    resource_type=REGION,
+    cis=("5.1.1",),
     rationale="Default encryption makes every new volume encrypted without anyone having to remember.",
     remediation="aws ec2 enable-ebs-encryption-by-default --region REGION",
 )
@@ -172,10 +204,12 @@ def ec2_ebs_default_encryption(settings: Resource, _: Inventory) -> Verdict:
 
 
 @rule(
-    id="ec2_instance_imdsv2_required", title="Instances require IMDSv2", severity=Severity.HIGH,
-    resource_type=INSTANCE, cis=("5.7",),
-    rationale="IMDSv1 answers any request, so an SSRF bug in an application hands out the instance's "
-    "credentials.",
+    id="ec2_instance_imdsv2_required",
+    title="Instances require IMDSv2",
+    severity=Severity.HIGH,
+    resource_type=INSTANCE,
+    cis=("5.7",),
+    rationale="IMDSv1 answers any request, so an SSRF bug in an application hands out the instance's credentials.",
     remediation="aws ec2 modify-instance-metadata-options --instance-id ID --http-tokens required",
 )
 def ec2_instance_imdsv2_required(instance: Resource, _: Inventory) -> Verdict:
@@ -188,10 +222,12 @@ def ec2_instance_imdsv2_required(instance: Resource, _: Inventory) -> Verdict:
 
 
 @rule(
-    id="ec2_instance_uses_role", title="Instances use an IAM role for AWS access", severity=Severity.LOW,
-    resource_type=INSTANCE, cis=("1.17",),
-    rationale="An instance profile gives short-lived rotated credentials; without one, long-lived keys end up "
-    "on disk.",
+    id="ec2_instance_uses_role",
+    title="Instances use an IAM role for AWS access",
+    severity=Severity.LOW,
+    resource_type=INSTANCE,
+    cis=("1.17",),
+    rationale="An instance profile gives short-lived rotated credentials; without one, long-lived keys end up on disk.",
     remediation="Create a role with the permissions the workload needs and attach it as an instance profile.",
 )
 def ec2_instance_uses_role(instance: Resource, _: Inventory) -> Verdict:

@@ -37,8 +37,11 @@ def days_since(value: Any, now: datetime | None = None) -> float | None:
 
 
 @rule(
-    id="iam_root_no_access_keys", title="The root user has no access keys", severity=Severity.CRITICAL,
-    resource_type=ACCOUNT, cis=("1.3",),
+    id="iam_root_no_access_keys",
+    title="The root user has no access keys",
+    severity=Severity.CRITICAL,
+    resource_type=ACCOUNT,
+    cis=("1.3",),
     rationale="Root access keys give unrestricted, unscopable programmatic access to the whole account.",
     remediation="Sign in as root, open Security credentials and delete every root access key.",
 )
@@ -50,8 +53,11 @@ def iam_root_no_access_keys(account: Resource, _: Inventory) -> Verdict:
 
 
 @rule(
-    id="iam_root_mfa_enabled", title="MFA is enabled for the root user", severity=Severity.CRITICAL,
-    resource_type=ACCOUNT, cis=("1.4",),
+    id="iam_root_mfa_enabled",
+    title="MFA is enabled for the root user",
+    severity=Severity.CRITICAL,
+    resource_type=ACCOUNT,
+    cis=("1.4",),
     rationale="A root password alone is one phishing away from full control of the account.",
     remediation="Sign in as root and assign an MFA device (hardware preferred) under Security credentials.",
 )
@@ -63,8 +69,11 @@ def iam_root_mfa_enabled(account: Resource, _: Inventory) -> Verdict:
 
 
 @rule(
-    id="iam_password_policy_min_length", title="The password policy requires 14 or more characters",
-    severity=Severity.MEDIUM, resource_type=ACCOUNT, cis=("1.7",),
+    id="iam_password_policy_min_length",
+    title="The password policy requires 14 or more characters",
+    severity=Severity.MEDIUM,
+    resource_type=ACCOUNT,
+    cis=("1.7",),
     rationale="Short passwords are guessed and cracked quickly.",
     remediation="aws iam update-account-password-policy --minimum-password-length 14 (keep the other settings).",
 )
@@ -75,13 +84,18 @@ def iam_password_policy_min_length(account: Resource, _: Inventory) -> Verdict:
     length = int(password_policy.get("MinimumPasswordLength", 0))
     if length >= MIN_PASSWORD_LENGTH:
         return passed(f"Passwords need at least {length} characters.", MinimumPasswordLength=length)
-    return failed(f"Passwords need only {length} characters (at least {MIN_PASSWORD_LENGTH} required).",
-                  MinimumPasswordLength=length)
+    return failed(
+        f"Passwords need only {length} characters (at least {MIN_PASSWORD_LENGTH} required).",
+        MinimumPasswordLength=length,
+    )
 
 
 @rule(
-    id="iam_password_policy_reuse_prevention", title="The password policy prevents password reuse",
-    severity=Severity.MEDIUM, resource_type=ACCOUNT, cis=("1.8",),
+    id="iam_password_policy_reuse_prevention",
+    title="The password policy prevents password reuse",
+    severity=Severity.MEDIUM,
+    resource_type=ACCOUNT,
+    cis=("1.8",),
     rationale="Reused passwords carry earlier leaks forward.",
     remediation="aws iam update-account-password-policy --password-reuse-prevention 24 (keep the other settings).",
 )
@@ -92,13 +106,18 @@ def iam_password_policy_reuse_prevention(account: Resource, _: Inventory) -> Ver
     remembered = int(password_policy.get("PasswordReusePrevention", 0) or 0)
     if remembered >= PASSWORD_REUSE_PREVENTION:
         return passed(f"The last {remembered} passwords cannot be reused.", PasswordReusePrevention=remembered)
-    return failed(f"Only the last {remembered} passwords are remembered ({PASSWORD_REUSE_PREVENTION} required).",
-                  PasswordReusePrevention=remembered)
+    return failed(
+        f"Only the last {remembered} passwords are remembered ({PASSWORD_REUSE_PREVENTION} required).",
+        PasswordReusePrevention=remembered,
+    )
 
 
 @rule(
-    id="iam_support_role_exists", title="A principal can manage incidents with AWS Support",
-    severity=Severity.LOW, resource_type=ACCOUNT, cis=("1.16",),
+    id="iam_support_role_exists",
+    title="A principal can manage incidents with AWS Support",
+    severity=Severity.LOW,
+    resource_type=ACCOUNT,
+    cis=("1.16",),
     rationale="During an incident someone must be able to open cases with AWS Support without using root.",
     remediation="Attach the AWS managed policy AWSSupportAccess to a role (or group) your incident responders use.",
 )
@@ -115,8 +134,11 @@ def iam_support_role_exists(account: Resource, _: Inventory) -> Verdict:
 
 
 @rule(
-    id="iam_user_console_mfa", title="Users with a console password have MFA", severity=Severity.HIGH,
-    resource_type=USER, cis=("1.9",),
+    id="iam_user_console_mfa",
+    title="Users with a console password have MFA",
+    severity=Severity.HIGH,
+    resource_type=USER,
+    cis=("1.9",),
     rationale="A console password without MFA is one phished or reused password away from account access.",
     remediation="Have the user enable a virtual or hardware MFA device; enforce it with an MFA condition policy.",
 )
@@ -130,8 +152,11 @@ def iam_user_console_mfa(user: Resource, _: Inventory) -> Verdict | None:
 
 
 @rule(
-    id="iam_user_unused_credentials", title="Credentials unused for 45 days are disabled", severity=Severity.MEDIUM,
-    resource_type=USER, cis=("1.11",),
+    id="iam_user_unused_credentials",
+    title="Credentials unused for 45 days are disabled",
+    severity=Severity.MEDIUM,
+    resource_type=USER,
+    cis=("1.11",),
     rationale="Credentials nobody uses are attack surface nobody watches.",
     remediation="Remove the unused console password and deactivate or delete the unused access keys.",
 )
@@ -151,14 +176,21 @@ def iam_user_unused_credentials(user: Resource, _: Inventory) -> Verdict:
         if age is not None and age > UNUSED_CREDENTIAL_DAYS:
             stale.append(f"access key {n} unused for {int(age)} days")
     if stale:
-        return failed(f"User {user.id} has active credentials unused for over {UNUSED_CREDENTIAL_DAYS} days: "
-                      + "; ".join(stale) + ".", stale=stale)
+        return failed(
+            f"User {user.id} has active credentials unused for over {UNUSED_CREDENTIAL_DAYS} days: "
+            + "; ".join(stale)
+            + ".",
+            stale=stale,
+        )
     return passed("No active credential is unused for 45 days.", stale=[])
 
 
 @rule(
-    id="iam_user_single_active_key", title="Users have at most one active access key", severity=Severity.LOW,
-    resource_type=USER, cis=("1.12",),
+    id="iam_user_single_active_key",
+    title="Users have at most one active access key",
+    severity=Severity.LOW,
+    resource_type=USER,
+    cis=("1.12",),
     rationale="A second active key is usually a forgotten one.",
     remediation="Deactivate and delete the access key that is not in use.",
 )
@@ -170,8 +202,11 @@ def iam_user_single_active_key(user: Resource, _: Inventory) -> Verdict:
 
 
 @rule(
-    id="iam_user_access_key_rotated", title="Active access keys are rotated every 90 days",
-    severity=Severity.MEDIUM, resource_type=USER, cis=("1.13",),
+    id="iam_user_access_key_rotated",
+    title="Active access keys are rotated every 90 days",
+    severity=Severity.MEDIUM,
+    resource_type=USER,
+    cis=("1.13",),
     rationale="Long-lived keys leak (code, laptops, logs); rotation bounds how long a leaked key works.",
     remediation="Create a new key, move the workload to it, then deactivate and delete the old one.",
 )
@@ -182,14 +217,16 @@ def iam_user_access_key_rotated(user: Resource, _: Inventory) -> Verdict:
         if key.get("Status") == "Active" and age is not None and age > KEY_ROTATION_DAYS:
             old[str(key.get("AccessKeyId"))] = int(age)
     if old:
-        return failed(f"User {user.id} has active access keys older than {KEY_ROTATION_DAYS} days.",
-                      key_age_days=old)
+        return failed(f"User {user.id} has active access keys older than {KEY_ROTATION_DAYS} days.", key_age_days=old)
     return passed("No active access key is older than 90 days.", key_age_days=old)
 
 
 @rule(
-    id="iam_user_no_direct_policies", title="Users receive permissions only through groups",
-    severity=Severity.LOW, resource_type=USER, cis=("1.14",),
+    id="iam_user_no_direct_policies",
+    title="Users receive permissions only through groups",
+    severity=Severity.LOW,
+    resource_type=USER,
+    cis=("1.14",),
     rationale="Permissions on individual users drift and are hard to review; groups and roles are not.",
     remediation="Move the user's policies to a group (or better, a role) and detach them from the user.",
 )
@@ -202,24 +239,31 @@ def iam_user_no_direct_policies(user: Resource, _: Inventory) -> Verdict:
 
 
 @rule(
-    id="iam_policy_no_full_admin", title="No attached policy allows *:* (full administrator)",
-    severity=Severity.HIGH, resource_type=MANAGED_POLICY, cis=("1.15",),
+    id="iam_policy_no_full_admin",
+    title="No attached policy allows *:* (full administrator)",
+    severity=Severity.HIGH,
+    resource_type=MANAGED_POLICY,
+    cis=("1.15",),
     rationale="Full administrator rights break least privilege: any compromise of the holder is total.",
     remediation="Replace the policy with one that grants only the actions and resources the holder needs.",
 )
 def iam_policy_no_full_admin(managed: Resource, _: Inventory) -> Verdict:
     name = managed.attr("PolicyName")
     if policy.allows_full_admin(managed.attr("document")):
-        return failed(f"Policy {name} allows every action on every resource and is attached.",
-                      attachments=managed.attr("AttachmentCount"), entities=_entity_names(managed))
+        return failed(
+            f"Policy {name} allows every action on every resource and is attached.",
+            attachments=managed.attr("AttachmentCount"),
+            entities=_entity_names(managed),
+        )
     return passed(f"Policy {name} does not allow *:*.")
 
 
 @rule(
-    id="iam_no_aws_full_access_policies", title="No AWS-managed *FullAccess policy is attached",
-    severity=Severity.MEDIUM, resource_type=MANAGED_POLICY,
-    rationale="AWS's *FullAccess policies grant every action of a service; they are for experiments, not "
-    "production.",
+    id="iam_no_aws_full_access_policies",
+    title="No AWS-managed *FullAccess policy is attached",
+    severity=Severity.MEDIUM,
+    resource_type=MANAGED_POLICY,
+    rationale="AWS's *FullAccess policies grant every action of a service; they are for experiments, not production.",
     remediation="Replace the policy with a customer-managed one limited to the actions the workload uses "
     "(IAM Access Analyzer can generate one from CloudTrail).",
 )

@@ -8,8 +8,11 @@ from cloudwarden.posture.registry import Verdict, failed, passed, rule
 
 
 @rule(
-    id="kms_key_rotation_enabled", title="Customer-managed KMS keys rotate", severity=Severity.MEDIUM,
-    resource_type="AWS::KMS::Key", cis=("3.6",),
+    id="kms_key_rotation_enabled",
+    title="Customer-managed KMS keys rotate",
+    severity=Severity.MEDIUM,
+    resource_type="AWS::KMS::Key",
+    cis=("3.6",),
     rationale="Rotation limits how much data one key version protects, and is free for symmetric keys.",
     remediation="aws kms enable-key-rotation --key-id KEY_ID",
 )
@@ -21,5 +24,6 @@ def kms_key_rotation_enabled(key: Resource, _: Inventory) -> Verdict | None:
         return None  # AWS rotates only symmetric keys automatically
     if key.attr("rotation_enabled"):
         return passed("Automatic rotation is on.", KeyRotationEnabled=True)
-    return failed(f"Key {key.id} does not rotate.", KeyRotationEnabled=False,
-                  description=metadata.get("Description", ""))
+    return failed(
+        f"Key {key.id} does not rotate.", KeyRotationEnabled=False, description=metadata.get("Description", "")
+    )

@@ -37,8 +37,11 @@ def _effective_block(bucket: Resource, inventory: Inventory, setting: str) -> bo
 
 
 @rule(
-    id="s3_account_public_access_block", title="S3 Block Public Access is on for the account",
-    severity=Severity.HIGH, resource_type=ACCOUNT, cis=("2.1.4",),
+    id="s3_account_public_access_block",
+    title="S3 Block Public Access is on for the account",
+    severity=Severity.HIGH,
+    resource_type=ACCOUNT,
+    cis=("2.1.4",),
     rationale="Account-level Block Public Access stops any bucket, present or future, from being made public "
     "by mistake.",
     remediation="aws s3control put-public-access-block --account-id ACCOUNT --public-access-block-configuration "
@@ -53,8 +56,11 @@ def s3_account_public_access_block(account: Resource, _: Inventory) -> Verdict:
 
 
 @rule(
-    id="s3_bucket_public_access_block", title="S3 buckets have Block Public Access on",
-    severity=Severity.MEDIUM, resource_type=BUCKET, cis=("2.1.4",),
+    id="s3_bucket_public_access_block",
+    title="S3 buckets have Block Public Access on",
+    severity=Severity.MEDIUM,
+    resource_type=BUCKET,
+    cis=("2.1.4",),
     rationale="Bucket-level Block Public Access keeps a bucket private even if someone adds a public ACL or policy.",
     remediation="aws s3api put-public-access-block --bucket NAME --public-access-block-configuration "
     "BlockPublicAcls=true,IgnorePublicAcls=true,BlockPublicPolicy=true,RestrictPublicBuckets=true",
@@ -68,8 +74,10 @@ def s3_bucket_public_access_block(bucket: Resource, inventory: Inventory) -> Ver
 
 
 @rule(
-    id="s3_bucket_no_public_acl", title="S3 bucket ACLs do not grant access to everyone",
-    severity=Severity.CRITICAL, resource_type=BUCKET,
+    id="s3_bucket_no_public_acl",
+    title="S3 bucket ACLs do not grant access to everyone",
+    severity=Severity.CRITICAL,
+    resource_type=BUCKET,
     rationale="A public-read ACL exposes every object in the bucket to the internet.",
     remediation="aws s3api put-bucket-acl --bucket NAME --acl private, then turn on Block Public Access.",
 )
@@ -87,9 +95,11 @@ def s3_bucket_no_public_acl(bucket: Resource, inventory: Inventory) -> Verdict:
 
 
 @rule(
-    id="s3_bucket_no_public_policy", title="S3 bucket policies do not allow anonymous access",
-    severity=Severity.CRITICAL, resource_type=BUCKET,
-    rationale="A policy allowing Principal \"*\" without a restricting condition opens the bucket to the internet.",
+    id="s3_bucket_no_public_policy",
+    title="S3 bucket policies do not allow anonymous access",
+    severity=Severity.CRITICAL,
+    resource_type=BUCKET,
+    rationale='A policy allowing Principal "*" without a restricting condition opens the bucket to the internet.',
     remediation="Remove the public statement, or restrict it with aws:SourceVpce, aws:PrincipalOrgID or similar.",
 )
 def s3_bucket_no_public_policy(bucket: Resource, inventory: Inventory) -> Verdict:
@@ -97,14 +107,19 @@ def s3_bucket_no_public_policy(bucket: Resource, inventory: Inventory) -> Verdic
     if not actions:
         return passed("The bucket policy allows nothing to anonymous principals.", public_actions=[])
     if _effective_block(bucket, inventory, "RestrictPublicBuckets"):
-        return passed("The policy is public, but RestrictPublicBuckets limits it to AWS services and the account.",
-                      public_actions=actions)
+        return passed(
+            "The policy is public, but RestrictPublicBuckets limits it to AWS services and the account.",
+            public_actions=actions,
+        )
     return failed(f"Bucket {bucket.id} policy allows anyone: " + ", ".join(actions) + ".", public_actions=actions)
 
 
 @rule(
-    id="s3_bucket_tls_only", title="S3 bucket policies deny requests without TLS",
-    severity=Severity.MEDIUM, resource_type=BUCKET, cis=("2.1.1",),
+    id="s3_bucket_tls_only",
+    title="S3 bucket policies deny requests without TLS",
+    severity=Severity.MEDIUM,
+    resource_type=BUCKET,
+    cis=("2.1.1",),
     rationale="Without a Deny on aws:SecureTransport=false, clients may read and write data in clear text.",
     remediation="Add a statement: Effect Deny, Principal *, Action s3:*, Resource the bucket and bucket/*, "
     "Condition Bool aws:SecureTransport false.",
@@ -112,12 +127,15 @@ def s3_bucket_no_public_policy(bucket: Resource, inventory: Inventory) -> Verdic
 def s3_bucket_tls_only(bucket: Resource, _: Inventory) -> Verdict:
     if policy.denies_insecure_transport(bucket.attr("policy"), bucket.arn):
         return passed("The bucket policy denies requests made without TLS.")
-    return failed(f"Bucket {bucket.id} does not deny requests made without TLS.",
-                  has_policy=bucket.attr("policy") is not None)
+    return failed(
+        f"Bucket {bucket.id} does not deny requests made without TLS.", has_policy=bucket.attr("policy") is not None
+    )
 
 
 @rule(
-    id="s3_bucket_versioning_enabled", title="S3 buckets keep object versions", severity=Severity.LOW,
+    id="s3_bucket_versioning_enabled",
+    title="S3 buckets keep object versions",
+    severity=Severity.LOW,
     resource_type=BUCKET,
     rationale="Versioning lets you recover from deletion, overwrites and ransomware.",
     remediation="aws s3api put-bucket-versioning --bucket NAME --versioning-configuration Status=Enabled "

@@ -1,0 +1,193 @@
+"""The ``cloudwarden`` command. Exit codes: 0 success, 3 a FAIL at or above --fail-on, 2 usage error,
+1 the command could not run (no credentials, unreadable file, unexpected error)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import typer
+from botocore.exceptions import BotoCoreError, ClientError
+
+from cloudwarden import __version__
+from cloudwarden.aws.regions import resolve_regions
+from cloudwarden.cli import demo as demo_command
+from cloudwarden.cli.common import (
+    CommandError,
+    aws_context,
+    console,
+    emit,
+    err_console,
+    exit_code,
+    parse_formats,
+    parse_services,
+)
+from cloudwarden.cli.options import (
+    AllRegions,
+    EndpointUrl,
+    FailOn,
+    NoProgress,
+    OutputDir,
+    OutputFormats,
+    Profile,
+    Regions,
+    RoleArn,
+    Services,
+)
+from cloudwarden.cli.progress import RichProgress
+from cloudwarden.inventory.collect import collect_inventory
+from cloudwarden.inventory.model import Inventory, InventoryFormatError
+from cloudwarden.posture.scan import judge, scan_account
+
+app = typer.Typer(
+    help="cloudwarden: does your AWS account work as intended, and only as intended?",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+inventory_app = typer.Typer(
+    help="Collect an account's configuration once, judge it offline later.", no_args_is_help=True
+)
+rules_app = typer.Typer(help="The posture rules cloudwarden knows.", no_args_is_help=True)
+app.add_typer(inventory_app, name="inventory")
+app.add_typer(rules_app, name="rules")
+app.command("demo")(demo_command.demo)
+
+DEFAULT_OUTPUT_DIR = Path("cloudwarden-report")
+
+
+@app.callback(invoke_without_command=True)
+def _root(version: bool = typer.Option(False, "--version", help="Print the version and exit.")) -> None:
+    if version:
+        console.print(f"cloudwarden {__version__}")
+        raise typer.Exit()
+
+
+@app.command()
+def scan(
+    profile: Profile = None,
+    region: Regions = None,
+    all_regions: AllRegions = False,
+    role_arn: RoleArn = None,
+    endpoint_url: EndpointUrl = None,
+    services: Services = None,
+    inventory: Path | None = typer.Option(
+        None,
+        "--inventory",
+        help="Judge this inventory file instead of AWS (from `cloudwarden inventory collect`); makes no AWS call.",
+    ),
+    output_formats: OutputFormats = "console,html",
+    output_dir: OutputDir = DEFAULT_OUTPUT_DIR,
+    fail_on: FailOn | None = typer.Option(
+        None, "--fail-on", help="Exit 3 if a FAIL at or above this severity exists (for CI pipelines)."
+    ),
+    send_to_security_hub: bool = typer.Option(
+        False,
+        "--send-to-security-hub",
+        help="Import the findings into AWS Security Hub (BatchImportFindings, 100 per call).",
+    ),
+    no_progress: NoProgress = False,
+) -> None:
+    """Collect the account's configuration and judge it against every rule."""
+    formats = parse_formats(output_formats)
+    wanted_services = parse_services(services)
+    if region and all_regions:
+        raise typer.BadParameter("use --region or --all-regions, not both", param_hint="--all-regions")
+    if inventory is not None:
+        if send_to_security_hub:
+            raise typer.BadParameter("cannot send an offline scan to Security Hub", param_hint="--send-to-security-hub")
+        result = judge(_load_inventory(inventory), source=str(inventory))
+    else:
+        aws = aws_context(profile, role_arn, endpoint_url, region[0] if region else None)
+        regions, warning = resolve_regions(aws, region or [])
+        if warning:
+            err_console.print(f"[yellow]warning:[/yellow] {warning}")
+        with RichProgress(err_console, enabled=not no_progress) as progress:
+            _, result = scan_account(aws, regions, wanted_services, progress)
+        if send_to_security_hub:
+            _send_to_security_hub(result, profile, role_arn, endpoint_url, regions[0])
+    emit(result, formats, output_dir)
+    raise typer.Exit(exit_code(result, fail_on))
+
+
+def _send_to_security_hub(result, profile, role_arn, endpoint_url, home_region) -> None:  # type: ignore[no-untyped-def]
+    from cloudwarden.aws.session import AwsContext
+    from cloudwarden.report.securityhub import send_to_security_hub
+
+    # Asked for by name: the one context allowed to write, and only to Security Hub.
+    writer = AwsContext.create(
+        profile=profile, role_arn=role_arn, endpoint_url=endpoint_url, region=home_region, read_only=False
+    )
+    try:
+        summary = send_to_security_hub(result, writer.client("securityhub", home_region), home_region)
+    except (ClientError, BotoCoreError) as exc:
+        raise CommandError(f"Security Hub import failed: {exc}") from exc
+    console.print(f"Security Hub ({home_region}): imported {summary.imported}, failed {summary.failed}")
+    for failure in summary.failures[:10]:
+        err_console.print(f"  failed {failure.get('Id')}: {failure.get('ErrorCode')} {failure.get('ErrorMessage')}")
+
+
+def _load_inventory(path: Path) -> Inventory:
+    try:
+        return Inventory.load(path)
+    except OSError as exc:
+        raise CommandError(f"cannot read inventory {path}: {exc.strerror}") from exc
+    except InventoryFormatError as exc:
+        raise CommandError(f"{path}: {exc}") from exc
+
+
+@inventory_app.command("collect")
+def inventory_collect(
+    output: Path = typer.Option(..., "-o", "--output", help="Inventory file to write (JSON)."),
+    profile: Profile = None,
+    region: Regions = None,
+    all_regions: AllRegions = False,
+    role_arn: RoleArn = None,
+    endpoint_url: EndpointUrl = None,
+    services: Services = None,
+    no_progress: NoProgress = False,
+) -> None:
+    """Collect the account's configuration into a file, for `cloudwarden scan --inventory FILE`."""
+    wanted_services = parse_services(services)
+    if region and all_regions:
+        raise typer.BadParameter("use --region or --all-regions, not both", param_hint="--all-regions")
+    aws = aws_context(profile, role_arn, endpoint_url, region[0] if region else None)
+    regions, warning = resolve_regions(aws, region or [])
+    if warning:
+        err_console.print(f"[yellow]warning:[/yellow] {warning}")
+    with RichProgress(err_console, enabled=not no_progress) as progress:
+        collected = collect_inventory(aws, regions, services=wanted_services, progress=progress)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    collected.save(output)
+    console.print(
+        f"wrote {output}: {len(collected.resources)} resources, {len(collected.scope_errors)} unreadable "
+        f"listings, {sum(aws.api_calls.values())} API calls"
+    )
+
+
+@rules_app.command("list")
+def rules_list(
+    service: str | None = typer.Option(None, "--service", help="Only rules of this service (iam, s3, ec2, …)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """Show every posture rule: id, severity, service, CIS v5.0 controls and title."""
+    from cloudwarden.cli.rules import print_rules
+
+    print_rules(service, as_json)
+
+
+def main() -> None:
+    try:
+        app()
+    except CommandError as exc:
+        err_console.print(f"[bold red]error:[/bold red] {exc}", markup=True, highlight=False)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        sys.exit(130)
+    except Exception as exc:  # a crash: say what happened, exit 1 (not 2: that is for usage errors)
+        err_console.print(f"[bold red]cloudwarden crashed:[/bold red] {type(exc).__name__}: {exc}")
+        if os.environ.get("CLOUDWARDEN_DEBUG"):
+            raise
+        sys.exit(1)

@@ -1,0 +1,75 @@
+"""What the commands share: building the AWS context from the CLI options, and the outputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
+from rich.console import Console
+
+from cloudwarden.aws.session import AwsContext
+from cloudwarden.cli.options import FailOn, split_csv
+from cloudwarden.findings.model import Severity
+from cloudwarden.findings.scan import ScanResult
+from cloudwarden.inventory.collect import SERVICES
+from cloudwarden.report.console import print_summary
+from cloudwarden.report.files import ALL_FORMATS, write_outputs
+
+EXIT_FAILED_CHECKS = 3
+
+console = Console(stderr=False, highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+
+class CommandError(Exception):
+    """A problem the user can fix (credentials, a bad file); printed without a traceback, exit 1."""
+
+
+def aws_context(profile: str | None, role_arn: str | None, endpoint_url: str | None, region: str | None) -> AwsContext:
+    try:
+        aws = AwsContext.create(profile=profile, role_arn=role_arn, endpoint_url=endpoint_url, region=region)
+        aws.account_id()  # fail fast, with a clear message, before any progress bar
+    except ProfileNotFound as exc:
+        raise CommandError(str(exc)) from exc
+    except NoCredentialsError as exc:
+        raise CommandError(
+            "no AWS credentials found: use --profile, set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or try "
+            "`cloudwarden demo`, which needs none"
+        ) from exc
+    except (ClientError, BotoCoreError) as exc:
+        raise CommandError(f"cannot reach AWS as this identity: {exc}") from exc
+    return aws
+
+
+def parse_services(value: str | None) -> list[str] | None:
+    services = split_csv(value)
+    unknown = set(services) - set(SERVICES)
+    if unknown:
+        raise typer.BadParameter(
+            f"unknown service(s) {', '.join(sorted(unknown))}; known: {', '.join(SERVICES)}", param_hint="--services"
+        )
+    return services or None
+
+
+def parse_formats(value: str) -> list[str]:
+    formats = split_csv(value)
+    unknown = set(formats) - set(ALL_FORMATS)
+    if unknown or not formats:
+        raise typer.BadParameter(f"choose from {', '.join(ALL_FORMATS)}", param_hint="--output-formats")
+    return formats
+
+
+def emit(result: ScanResult, formats: list[str], out_dir: Path) -> None:
+    if "console" in formats:
+        print_summary(result, console)
+    for path in write_outputs(result, formats, out_dir):
+        console.print(f"wrote {path}")
+
+
+def exit_code(result: ScanResult, fail_on: FailOn | None) -> int:
+    """3 when a FAIL at or above ``fail_on`` exists, else 0."""
+    if fail_on is None:
+        return 0
+    threshold = Severity(fail_on.value).rank
+    return EXIT_FAILED_CHECKS if any(f.severity.rank >= threshold for f in result.failed()) else 0
