@@ -9,6 +9,7 @@ from pathlib import Path
 
 import typer
 from botocore.exceptions import BotoCoreError, ClientError
+from rich.text import Text
 
 from cloudwarden import __version__
 from cloudwarden.aws.regions import resolve_regions
@@ -39,6 +40,7 @@ from cloudwarden.cli.progress import RichProgress
 from cloudwarden.inventory.collect import collect_inventory
 from cloudwarden.inventory.model import Inventory, InventoryFormatError
 from cloudwarden.posture.scan import judge, scan_account
+from cloudwarden.report.text import terminal_text
 
 app = typer.Typer(
     help="cloudwarden: does your AWS account work as intended, and only as intended?",
@@ -181,13 +183,16 @@ def main() -> None:
     try:
         app()
     except CommandError as exc:
-        err_console.print(f"[bold red]error:[/bold red] {exc}", markup=True, highlight=False)
+        err_console.print(Text("error: ", style="bold red") + terminal_text(exc, 2000), soft_wrap=True)
         sys.exit(1)
     except KeyboardInterrupt:
         err_console.print("interrupted")
         sys.exit(130)
     except Exception as exc:  # a crash: say what happened, exit 1 (not 2: that is for usage errors)
-        err_console.print(f"[bold red]cloudwarden crashed:[/bold red] {type(exc).__name__}: {exc}")
+        err_console.print(
+            Text("cloudwarden crashed: ", style="bold red") + terminal_text(f"{type(exc).__name__}: {exc}", 2000),
+            soft_wrap=True,
+        )
         if os.environ.get("CLOUDWARDEN_DEBUG"):
             raise
         sys.exit(1)

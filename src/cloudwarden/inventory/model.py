@@ -174,7 +174,7 @@ class Inventory:
         try:
             data = orjson.loads(path.read_bytes())
         except orjson.JSONDecodeError as exc:
-            raise InventoryFormatError(f"{path}: not valid JSON ({exc})") from exc
+            raise InventoryFormatError(f"not valid JSON ({exc})") from exc
         return cls.from_dict(data)
 
 
