@@ -141,3 +141,19 @@ def test_rules_list(tmp_path):
     assert len(rules) >= 25
     assert {"iam", "s3", "ec2", "cloudtrail", "kms", "config"} <= {r["service"] for r in rules}
     assert all(r["rationale"] and r["remediation"] for r in rules)
+
+
+def test_role_arn_is_assumed_before_scanning(seeded, tmp_path):
+    kwargs = {"endpoint_url": seeded.endpoint_url, "region_name": "us-east-1",
+              "aws_access_key_id": "AKIAEMULATORDEMO0000", "aws_secret_access_key": "x"}
+    iam = boto3.client("iam", **kwargs)
+    iam.create_role(RoleName="security-audit", AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                "Principal": {"AWS": "arn:aws:iam::123456789012:root"}}]}))
+    result = run_cli("scan", "--endpoint-url", seeded.endpoint_url, "--region", "us-east-1", "--services", "s3",
+                     "--role-arn", "arn:aws:iam::123456789012:role/security-audit", "--output-formats", "json",
+                     "--output-dir", str(tmp_path), "--no-progress", env=cli_env(), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    findings = json.loads((tmp_path / "cloudwarden-findings.ocsf.json").read_text())
+    assert {f["cloud"]["account"]["uid"] for f in findings} == {"123456789012"}
+    assert "assumed-role/security-audit/cloudwarden" in result.stderr

@@ -15,6 +15,7 @@ from cloudwarden.findings.scan import ScanResult
 from cloudwarden.inventory.collect import SERVICES
 from cloudwarden.report.console import print_summary
 from cloudwarden.report.files import ALL_FORMATS, write_outputs
+from cloudwarden.report.text import terminal_text
 
 EXIT_FAILED_CHECKS = 3
 
@@ -29,7 +30,7 @@ class CommandError(Exception):
 def aws_context(profile: str | None, role_arn: str | None, endpoint_url: str | None, region: str | None) -> AwsContext:
     try:
         aws = AwsContext.create(profile=profile, role_arn=role_arn, endpoint_url=endpoint_url, region=region)
-        aws.account_id()  # fail fast, with a clear message, before any progress bar
+        identity = aws.client("sts").get_caller_identity()  # fail fast, before any progress bar
     except ProfileNotFound as exc:
         raise CommandError(str(exc)) from exc
     except NoCredentialsError as exc:
@@ -39,6 +40,7 @@ def aws_context(profile: str | None, role_arn: str | None, endpoint_url: str | N
         ) from exc
     except (ClientError, BotoCoreError) as exc:
         raise CommandError(f"cannot reach AWS as this identity: {exc}") from exc
+    err_console.print(terminal_text(f"Account {identity['Account']} as {identity['Arn']}", 300))
     return aws
 
 
