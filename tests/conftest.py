@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from cloudwarden.demo.emulator import DEFAULT_ACCOUNT_ID, EMULATOR_CREDENTIALS, EmbeddedAws
 from cloudwarden.aws.session import AwsContext
+from cloudwarden.demo.emulator import DEFAULT_ACCOUNT_ID, EMULATOR_CREDENTIALS, EmbeddedAws
 from cloudwarden.findings.model import Finding
 from cloudwarden.inventory.collect import collect_inventory
 from cloudwarden.inventory.model import Inventory

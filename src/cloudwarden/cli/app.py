@@ -12,11 +12,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 from rich.text import Text
 
 from cloudwarden import __version__
-from cloudwarden.aws.regions import resolve_regions
 from cloudwarden.cli import demo as demo_command
 from cloudwarden.cli.common import (
     CommandError,
-    aws_context,
+    check_region_options,
+    connect,
     console,
     emit,
     err_console,
@@ -94,17 +94,13 @@ def scan(
     """Collect the account's configuration and judge it against every rule."""
     formats = parse_formats(output_formats)
     wanted_services = parse_services(services)
-    if region and all_regions:
-        raise typer.BadParameter("use --region or --all-regions, not both", param_hint="--all-regions")
+    check_region_options(region, all_regions)
     if inventory is not None:
         if send_to_security_hub:
             raise typer.BadParameter("cannot send an offline scan to Security Hub", param_hint="--send-to-security-hub")
         result = judge(_load_inventory(inventory), source=str(inventory))
     else:
-        aws = aws_context(profile, role_arn, endpoint_url, region[0] if region else None)
-        regions, warning = resolve_regions(aws, region or [])
-        if warning:
-            err_console.print(f"[yellow]warning:[/yellow] {warning}")
+        aws, regions = connect(profile, role_arn, endpoint_url, region)
         with RichProgress(err_console, enabled=not no_progress) as progress:
             _, result = scan_account(aws, regions, wanted_services, progress)
         if send_to_security_hub:
@@ -152,12 +148,8 @@ def inventory_collect(
 ) -> None:
     """Collect the account's configuration into a file, for `cloudwarden scan --inventory FILE`."""
     wanted_services = parse_services(services)
-    if region and all_regions:
-        raise typer.BadParameter("use --region or --all-regions, not both", param_hint="--all-regions")
-    aws = aws_context(profile, role_arn, endpoint_url, region[0] if region else None)
-    regions, warning = resolve_regions(aws, region or [])
-    if warning:
-        err_console.print(f"[yellow]warning:[/yellow] {warning}")
+    check_region_options(region, all_regions)
+    aws, regions = connect(profile, role_arn, endpoint_url, region)
     with RichProgress(err_console, enabled=not no_progress) as progress:
         collected = collect_inventory(aws, regions, services=wanted_services, progress=progress)
     output.parent.mkdir(parents=True, exist_ok=True)

@@ -7,7 +7,9 @@ from pathlib import Path
 import typer
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
 from rich.console import Console
+from rich.text import Text
 
+from cloudwarden.aws.regions import resolve_regions
 from cloudwarden.aws.session import AwsContext
 from cloudwarden.cli.options import FailOn, split_csv
 from cloudwarden.findings.model import Severity
@@ -42,6 +44,22 @@ def aws_context(profile: str | None, role_arn: str | None, endpoint_url: str | N
         raise CommandError(f"cannot reach AWS as this identity: {exc}") from exc
     err_console.print(terminal_text(f"Account {identity['Account']} as {identity['Arn']}", 300))
     return aws
+
+
+def check_region_options(regions: list[str] | None, all_regions: bool) -> None:
+    if regions and all_regions:
+        raise typer.BadParameter("use --region or --all-regions, not both", param_hint="--all-regions")
+
+
+def connect(
+    profile: str | None, role_arn: str | None, endpoint_url: str | None, regions: list[str] | None
+) -> tuple[AwsContext, list[str]]:
+    """The AWS context and the regions to scan (``regions``, or every region enabled for the account)."""
+    aws = aws_context(profile, role_arn, endpoint_url, regions[0] if regions else None)
+    chosen, warning = resolve_regions(aws, regions or [])
+    if warning:
+        err_console.print(Text("warning: ", style="yellow") + terminal_text(warning))
+    return aws, chosen
 
 
 def parse_services(value: str | None) -> list[str] | None:

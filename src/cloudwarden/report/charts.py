@@ -21,7 +21,6 @@ CIS_SECTIONS = {
 }
 NOT_IN_CIS = "Not in CIS"
 
-WIDTH = 320  # SVG user units; the SVG scales to its card
 ROW_HEIGHT = 34
 BAR_HEIGHT = 8
 BAR_Y = 20  # bar offset inside a row, below the label line
@@ -31,8 +30,8 @@ BAR_Y = 20  # bar offset inside a row, below the label line
 class Bar:
     label: str
     count: int
-    y: int  # top of the row
-    width: float  # filled length in user units, 0..WIDTH
+    y: int  # top of the row, in px
+    percent: float  # filled share of the track, 0..100 (the SVG is as wide as its card)
     tone: str  # CSS class suffix: a severity name or "neutral"
 
 
@@ -41,7 +40,6 @@ class BarChart:
     id: str
     title: str
     bars: tuple[Bar, ...]
-    width: int = WIDTH
     row_height: int = ROW_HEIGHT
     bar_height: int = BAR_HEIGHT
     bar_y: int = BAR_Y
@@ -56,11 +54,11 @@ class BarChart:
 
 
 def bar_chart(chart_id: str, title: str, counts: Iterable[tuple[str, int, str]]) -> BarChart:
-    """A chart from ``(label, count, tone)`` rows, in the given order; bars scale to the largest count."""
+    """A chart from ``(label, count, tone)`` rows, in the given order; the largest count fills its track."""
     rows = list(counts)
     top = max((count for _, count, _ in rows), default=0) or 1
     bars = tuple(
-        Bar(label, count, i * ROW_HEIGHT, round(WIDTH * count / top, 1), tone)
+        Bar(label, count, i * ROW_HEIGHT, round(100 * count / top, 1), tone)
         for i, (label, count, tone) in enumerate(rows)
     )
     return BarChart(chart_id, title, bars)
