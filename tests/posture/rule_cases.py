@@ -530,9 +530,7 @@ CASES: list[Case] = [
     Case("iam_no_aws_full_access_policies", "FAIL", _attached(AWS_POLICY + "AmazonS3FullAccess"), IAM,
          evidence={"entities": ["role/workload"]}),
     Case("iam_no_aws_full_access_policies", "FAIL", _attached(AWS_POLICY + "AmazonDynamoDBFullAccess_v2"), IAM,
-         label="versioned-name",
-         xfail="rules/iam.py iam_no_aws_full_access_policies matches names with endswith('FullAccess'), so AWS's "
-         "versioned full-access policies (AmazonDynamoDBFullAccess_v2, AmazonGuardDutyFullAccess_v2, ...) PASS"),
+         label="versioned-name"),
     # KMS
     Case("kms_key_rotation_enabled", "PASS", _kms_key(rotate=True), KMS),
     Case("kms_key_rotation_enabled", "FAIL", _kms_key(rotate=False), KMS, evidence={"KeyRotationEnabled": False}),
@@ -556,15 +554,11 @@ CASES: list[Case] = [
          evidence={"public_actions": ["s3:GetObject"]}),
     Case("s3_bucket_no_public_policy", "FAIL",
          _bucket_policy(_public_read(Condition={"StringNotEquals": {"aws:SourceVpce": "vpce-1a2b3c4d"}})), S3,
-         label="negated-condition",
-         xfail="policy.py allows_public_access treats any condition naming a restricting key as restricting, "
-         "even a negated operator (StringNotEquals aws:SourceVpce) that lets everyone else in"),
+         label="negated-condition"),
     Case("s3_bucket_tls_only", "PASS", _bucket_policy(_tls_deny()), S3),
     Case("s3_bucket_tls_only", "FAIL", _bucket_policy(_tls_deny(
         Bool={"aws:SecureTransport": "false"}, StringEquals={"aws:PrincipalAccount": "111122223333"})), S3,
-         label="narrowed-deny",
-         xfail="policy.py denies_insecure_transport reads only the Bool aws:SecureTransport clause of a Deny and "
-         "ignores the rest of its condition, so a TLS deny narrowed to one account counts as TLS-only"),
+         label="narrowed-deny"),
     Case("s3_bucket_tls_only", "FAIL", _bucket, S3, evidence={"has_policy": False}),
     Case("s3_bucket_tls_only", "FAIL", _bucket_policy(_public_read("arn:aws:s3:::other/*")), S3, label="other-policy",
          evidence={"has_policy": True}),

@@ -96,16 +96,27 @@ _RESTRICTING_KEYS = {
 
 
 def allows_public_access(document: Any) -> list[str]:
-    """The actions allowed to anyone (``Principal: "*"``) without a restricting condition."""
+    """The actions allowed to anyone (``Principal: "*"``) without a restricting condition.
+
+    A condition restricts only with a positive operator (``StringEquals``, ``ArnLike``, ``IpAddress`` …) on a
+    key an outsider cannot forge. A negated operator (``StringNotEquals``) lets everyone else in, and an
+    ``…IfExists`` operator is met by requests that lack the key, so neither restricts.
+    """
     public: list[str] = []
     for s in statements(document):
         if s.effect != "Allow" or not s.is_public:
             continue
-        keys = {k.lower() for operator in s.condition.values() if isinstance(operator, dict) for k in operator}
-        if keys & _RESTRICTING_KEYS:
+        if any(_restricts(operator, clauses) for operator, clauses in s.condition.items()):
             continue
         public.extend(s.actions or [f"NotAction:{a}" for a in s.not_actions])
     return public
+
+
+def _restricts(operator: str, clauses: Any) -> bool:
+    name = operator.split(":")[-1].lower()  # ForAnyValue:StringEquals -> stringequals
+    if not isinstance(clauses, dict) or "not" in name or name.endswith("ifexists") or name == "null":
+        return False
+    return any(str(key).lower() in _RESTRICTING_KEYS for key in clauses)
 
 
 def denies_insecure_transport(document: Any, bucket_arn: str) -> bool:
@@ -125,15 +136,16 @@ def denies_insecure_transport(document: Any, bucket_arn: str) -> bool:
 
 
 def _condition_is_false(condition: dict[str, Any], operator: str, key: str) -> bool:
-    for op, clauses in condition.items():
-        if op.lower() != operator.lower() or not isinstance(clauses, dict):
-            continue
-        for k, value in clauses.items():
-            if k.lower() == key.lower():
-                values = value if isinstance(value, list) else [value]
-                if values and all(str(v).lower() == "false" for v in values):
-                    return True
-    return False
+    """True when ``condition`` is exactly ``{operator: {key: false}}``: any further clause would narrow the
+    statement to some requests only."""
+    if len(condition) != 1:
+        return False
+    ((op, clauses),) = condition.items()
+    if op.lower() != operator.lower() or not isinstance(clauses, dict) or len(clauses) != 1:
+        return False
+    ((k, value),) = clauses.items()
+    values = value if isinstance(value, list) else [value]
+    return k.lower() == key.lower() and bool(values) and all(str(v).lower() == "false" for v in values)
 
 
 def _strings(value: Any) -> tuple[str, ...]:

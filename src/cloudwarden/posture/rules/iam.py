@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,6 +18,8 @@ MANAGED_POLICY = "AWS::IAM::ManagedPolicy"
 MIN_PASSWORD_LENGTH = 14
 PASSWORD_REUSE_PREVENTION = 24
 UNUSED_CREDENTIAL_DAYS = 45
+# AmazonS3FullAccess, and AWS's versioned ones: AmazonDynamoDBFullAccess_v2, …FullAccessV2.
+FULL_ACCESS_NAME = re.compile(r"FullAccess(_?v\d+)?$", re.IGNORECASE)
 KEY_ROTATION_DAYS = 90
 
 
@@ -271,7 +274,7 @@ def iam_no_aws_full_access_policies(managed: Resource, _: Inventory) -> Verdict 
     if not managed.attr("aws_managed"):
         return None
     name = str(managed.attr("PolicyName"))
-    if name.endswith("FullAccess") or name == "AdministratorAccess":
+    if FULL_ACCESS_NAME.search(name) or name == "AdministratorAccess":
         return failed(f"AWS-managed policy {name} is attached.", entities=_entity_names(managed))
     return passed(f"AWS-managed policy {name} is not a *FullAccess policy.")
 
