@@ -1,7 +1,7 @@
 """Every posture rule, PASS and FAIL, judged by cloudwarden's real collection and evaluation.
 
-The cases live in ``rule_cases.py``; the meta-tests below keep the table complete: a rule added to the
-registry without a PASS and a FAIL case fails the suite.
+The cases live in ``rule_cases.py`` and ``cases_*.py`` (gathered by ``all_cases.py``); the meta-tests
+below keep the table complete: a rule added to the registry without a PASS and a FAIL case fails the suite.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from cloudwarden.inventory.collect import SERVICES
 from cloudwarden.posture.evaluator import evaluate
 from cloudwarden.posture.registry import all_rules
 from tests.conftest import verdict
-from tests.posture.rule_cases import CASES, Case
+from tests.posture.all_cases import CASES
+from tests.posture.rule_cases import Case
 
 RULES = {r.id: r for r in all_rules()}
 

@@ -19,7 +19,8 @@ BATCH_SIZE = 100  # BatchImportFindings takes at most 100 findings per call
 TITLE_MAX = 256
 DESCRIPTION_MAX = 1024
 RECOMMENDATION_MAX = 512
-COMPLIANCE = {Status.PASS: "PASSED", Status.FAIL: "FAILED", Status.ERROR: "NOT_AVAILABLE"}
+# WARNING: "some information is missing or this check is not supported": a person must decide.
+COMPLIANCE = {Status.PASS: "PASSED", Status.FAIL: "FAILED", Status.ERROR: "NOT_AVAILABLE", Status.MANUAL: "WARNING"}
 RESOURCE_TYPES = {
     "AWS::S3::Bucket": "AwsS3Bucket",
     "AWS::IAM::User": "AwsIamUser",

@@ -14,6 +14,8 @@ class Status(StrEnum):
     FAIL = "FAIL"
     # Could not evaluate: the data was unreadable (permission, API error, throttling). Never a PASS.
     ERROR = "ERROR"
+    # Needs a person to decide (e.g. "contact details are current"); the evidence says what was seen.
+    MANUAL = "MANUAL"
 
 
 class Severity(StrEnum):
@@ -49,6 +51,8 @@ class RuleRef:
     rationale: str
     remediation: str
     cis: tuple[str, ...] = ()
+    fsbp: tuple[str, ...] = ()  # AWS Foundational Security Best Practices control ids, e.g. "S3.8"
+    well_architected: tuple[str, ...] = ()  # Well-Architected security pillar questions, e.g. "SEC03"
 
 
 @dataclass

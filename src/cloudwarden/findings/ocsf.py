@@ -26,9 +26,14 @@ SEVERITY_ID = {
     Severity.CRITICAL: 5,
 }
 # compliance.status_id: 1 Pass, 3 Fail, 99 Other (ours: could not evaluate).
-COMPLIANCE_STATUS_ID = {Status.PASS: 1, Status.FAIL: 3, Status.ERROR: 99}
+COMPLIANCE_STATUS_ID = {Status.PASS: 1, Status.MANUAL: 2, Status.FAIL: 3, Status.ERROR: 99}
 # status_id of the finding itself: 1 New; a PASS is reported as 4 Resolved.
-FINDING_STATUS = {Status.PASS: (4, "Resolved"), Status.FAIL: (1, "New"), Status.ERROR: (1, "New")}
+FINDING_STATUS = {
+    Status.PASS: (4, "Resolved"),
+    Status.FAIL: (1, "New"),
+    Status.ERROR: (1, "New"),
+    Status.MANUAL: (1, "New"),
+}
 
 
 def to_ocsf(finding: Finding, partition: str = "aws") -> dict[str, Any]:

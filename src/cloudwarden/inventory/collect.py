@@ -6,6 +6,8 @@ it owns, so the scan goes on and the rules over those types report ERROR.
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -14,18 +16,20 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from cloudwarden.aws.errors import describe_failure
 from cloudwarden.aws.session import AwsContext
-from cloudwarden.inventory.collectors import cloudtrail, config, ec2, iam, kms, s3
+from cloudwarden.inventory import collectors as collector_modules
 from cloudwarden.inventory.collectors.base import Collector, CollectorScope
 from cloudwarden.inventory.model import GLOBAL, Inventory, Resource, ScopeError
 
-ALL_COLLECTORS: list[Collector] = [
-    *iam.COLLECTORS,
-    *s3.COLLECTORS,
-    *ec2.COLLECTORS,
-    *cloudtrail.COLLECTORS,
-    *kms.COLLECTORS,
-    *config.COLLECTORS,
-]
+
+def _discover() -> list[Collector]:
+    """Every module in ``inventory/collectors`` contributes its ``COLLECTORS``: a new service is a new module."""
+    found: list[Collector] = []
+    for module in sorted(pkgutil.iter_modules(collector_modules.__path__), key=lambda m: m.name):
+        found.extend(getattr(importlib.import_module(f"{collector_modules.__name__}.{module.name}"), "COLLECTORS", []))
+    return found
+
+
+ALL_COLLECTORS: list[Collector] = _discover()
 SERVICES = tuple(sorted({c.service for c in ALL_COLLECTORS}))
 COLLECTION_WORKERS = 16
 

@@ -33,6 +33,11 @@ def failed(message: str, **evidence: Any) -> Verdict:
     return Verdict(Status.FAIL, message, evidence)
 
 
+def manual(message: str, **evidence: Any) -> Verdict:
+    """A person must decide; ``evidence`` is what the tool could see (never reported as PASS)."""
+    return Verdict(Status.MANUAL, message, evidence)
+
+
 Check = Callable[[Resource, Inventory], Verdict | None]
 
 
@@ -46,6 +51,8 @@ class Rule:
     remediation: str
     check: Check
     cis: tuple[str, ...] = ()
+    fsbp: tuple[str, ...] = ()
+    well_architected: tuple[str, ...] = ()
 
     @property
     def service(self) -> str:
@@ -63,6 +70,8 @@ class Rule:
             self.rationale,
             self.remediation,
             self.cis,
+            self.fsbp,
+            self.well_architected,
         )
 
 
@@ -78,13 +87,21 @@ def rule(
     rationale: str,
     remediation: str,
     cis: tuple[str, ...] = (),
+    fsbp: tuple[str, ...] = (),
+    well_architected: tuple[str, ...] = (),
 ) -> Callable[[Check], Check]:
-    """Register the decorated check under ``id`` with its metadata."""
+    """Register the decorated check under ``id`` with its metadata.
+
+    ``cis`` names CIS AWS Foundations v5.0 control ids, ``fsbp`` AWS Foundational Security Best Practices
+    control ids, ``well_architected`` the security pillar questions (SEC01 to SEC11).
+    """
 
     def register(check: Check) -> Check:
         if id in _REGISTRY:
             raise ValueError(f"duplicate rule id {id}")
-        _REGISTRY[id] = Rule(id, title, severity, resource_type, rationale, remediation, check, cis)
+        _REGISTRY[id] = Rule(
+            id, title, severity, resource_type, rationale, remediation, check, cis, fsbp, well_architected
+        )
         return check
 
     return register

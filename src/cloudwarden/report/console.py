@@ -19,7 +19,7 @@ SEVERITY_STYLE = {
     Severity.INFORMATIONAL: "dim",
 }
 EXAMPLES = 3  # resources named per failing rule; the files and the HTML report list them all
-STATUS_STYLE = {Status.PASS: "green", Status.FAIL: "bold red", Status.ERROR: "magenta"}
+STATUS_STYLE = {Status.PASS: "green", Status.FAIL: "bold red", Status.ERROR: "magenta", Status.MANUAL: "blue"}
 
 
 def print_summary(result: ScanResult, console: Console, max_rows: int = 60) -> None:

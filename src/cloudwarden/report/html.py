@@ -26,7 +26,7 @@ from cloudwarden.findings.model import Finding, Status
 from cloudwarden.findings.scan import ScanResult
 from cloudwarden.report.charts import cis_section, summary_charts
 
-STATUS_ORDER = (Status.FAIL, Status.ERROR, Status.PASS)
+STATUS_ORDER = (Status.FAIL, Status.ERROR, Status.MANUAL, Status.PASS)
 _STATUS_RANK = {status: i for i, status in enumerate(STATUS_ORDER)}  # 0 sorts first
 _SCRIPT_END = re.compile(r"</script|<!--", re.IGNORECASE)
 

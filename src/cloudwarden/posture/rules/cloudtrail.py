@@ -28,6 +28,8 @@ def logs_all_management_events(selectors: dict[str, Any]) -> bool:
 
 @rule(
     id="cloudtrail_multi_region_enabled",
+    fsbp=("CloudTrail.1",),
+    well_architected=("SEC04",),
     title="A multi-region trail logs all management events",
     severity=Severity.HIGH,
     resource_type=ACCOUNT,
@@ -63,6 +65,8 @@ def cloudtrail_multi_region_enabled(_: Resource, inventory: Inventory) -> Verdic
 
 @rule(
     id="cloudtrail_log_file_validation",
+    fsbp=("CloudTrail.4",),
+    well_architected=("SEC04",),
     title="CloudTrail log file validation is on",
     severity=Severity.MEDIUM,
     resource_type=TRAIL,
@@ -78,6 +82,8 @@ def cloudtrail_log_file_validation(trail: Resource, _: Inventory) -> Verdict:
 
 @rule(
     id="cloudtrail_kms_encrypted",
+    fsbp=("CloudTrail.2",),
+    well_architected=("SEC08",),
     title="CloudTrail logs are encrypted with a KMS key",
     severity=Severity.MEDIUM,
     resource_type=TRAIL,

@@ -9,6 +9,8 @@ from cloudwarden.posture.registry import Verdict, failed, passed, rule
 
 @rule(
     id="config_recorder_enabled",
+    fsbp=("Config.1",),
+    well_architected=("SEC04",),
     title="AWS Config records all resources",
     severity=Severity.MEDIUM,
     resource_type="AWS::Config::RegionSettings",

@@ -50,6 +50,8 @@ def _sg_rule(group: Resource, ports: tuple[int, ...], cidr_key: str, cidr: str, 
 
 @rule(
     id="ec2_sg_no_admin_ports_ipv4",
+    fsbp=("EC2.13", "EC2.14", "EC2.53"),
+    well_architected=("SEC05",),
     title="No security group allows SSH or RDP from 0.0.0.0/0",
     severity=Severity.HIGH,
     resource_type=SECURITY_GROUP,
@@ -63,6 +65,8 @@ def ec2_sg_no_admin_ports_ipv4(group: Resource, _: Inventory) -> Verdict:
 
 @rule(
     id="ec2_sg_no_admin_ports_ipv6",
+    fsbp=("EC2.54",),
+    well_architected=("SEC05",),
     title="No security group allows SSH or RDP from ::/0",
     severity=Severity.HIGH,
     resource_type=SECURITY_GROUP,
@@ -76,6 +80,8 @@ def ec2_sg_no_admin_ports_ipv6(group: Resource, _: Inventory) -> Verdict:
 
 @rule(
     id="ec2_sg_no_public_cifs",
+    fsbp=("EC2.19",),
+    well_architected=("SEC05",),
     title="No security group allows CIFS (445) from the internet",
     severity=Severity.HIGH,
     resource_type=SECURITY_GROUP,
@@ -97,6 +103,8 @@ def ec2_sg_no_public_cifs(group: Resource, _: Inventory) -> Verdict:
 
 @rule(
     id="ec2_default_sg_restricts_all",
+    fsbp=("EC2.2",),
+    well_architected=("SEC05",),
     title="Default security groups allow no traffic",
     severity=Severity.MEDIUM,
     resource_type=SECURITY_GROUP,
@@ -133,6 +141,8 @@ def _nacl_allows(entries: list[dict[str, Any]], port: int, cidr_key: str, cidr: 
 
 @rule(
     id="ec2_nacl_no_admin_ports",
+    fsbp=("EC2.21",),
+    well_architected=("SEC05",),
     title="No network ACL allows SSH or RDP from the internet",
     severity=Severity.MEDIUM,
     resource_type=NETWORK_ACL,
@@ -159,6 +169,8 @@ def ec2_nacl_no_admin_ports(acl: Resource, _: Inventory) -> Verdict:
 
 @rule(
     id="ec2_vpc_flow_logs_enabled",
+    fsbp=("EC2.6",),
+    well_architected=("SEC04",),
     title="VPC flow logging is enabled",
     severity=Severity.MEDIUM,
     resource_type=VPC,
@@ -176,6 +188,8 @@ def ec2_vpc_flow_logs_enabled(vpc: Resource, _: Inventory) -> Verdict:
 
 @rule(
     id="ec2_ebs_volume_encrypted",
+    fsbp=("EC2.3",),
+    well_architected=("SEC08",),
     title="EBS volumes are encrypted",
     severity=Severity.MEDIUM,
     resource_type=VOLUME,
@@ -190,6 +204,8 @@ def ec2_ebs_volume_encrypted(volume: Resource, _: Inventory) -> Verdict:
 
 @rule(
     id="ec2_ebs_default_encryption",
+    fsbp=("EC2.7",),
+    well_architected=("SEC08",),
     title="EBS encryption by default is on",
     severity=Severity.MEDIUM,
     resource_type=REGION,
@@ -205,6 +221,8 @@ def ec2_ebs_default_encryption(settings: Resource, _: Inventory) -> Verdict:
 
 @rule(
     id="ec2_instance_imdsv2_required",
+    fsbp=("EC2.8",),
+    well_architected=("SEC06",),
     title="Instances require IMDSv2",
     severity=Severity.HIGH,
     resource_type=INSTANCE,
@@ -223,6 +241,8 @@ def ec2_instance_imdsv2_required(instance: Resource, _: Inventory) -> Verdict:
 
 @rule(
     id="ec2_instance_uses_role",
+    fsbp=(),
+    well_architected=("SEC02",),
     title="Instances use an IAM role for AWS access",
     severity=Severity.LOW,
     resource_type=INSTANCE,

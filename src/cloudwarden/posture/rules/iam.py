@@ -41,6 +41,8 @@ def days_since(value: Any, now: datetime | None = None) -> float | None:
 
 @rule(
     id="iam_root_no_access_keys",
+    fsbp=("IAM.4",),
+    well_architected=("SEC01",),
     title="The root user has no access keys",
     severity=Severity.CRITICAL,
     resource_type=ACCOUNT,
@@ -57,6 +59,8 @@ def iam_root_no_access_keys(account: Resource, _: Inventory) -> Verdict:
 
 @rule(
     id="iam_root_mfa_enabled",
+    fsbp=("IAM.9",),
+    well_architected=("SEC01", "SEC02"),
     title="MFA is enabled for the root user",
     severity=Severity.CRITICAL,
     resource_type=ACCOUNT,
@@ -73,6 +77,8 @@ def iam_root_mfa_enabled(account: Resource, _: Inventory) -> Verdict:
 
 @rule(
     id="iam_password_policy_min_length",
+    fsbp=("IAM.15",),
+    well_architected=("SEC02",),
     title="The password policy requires 14 or more characters",
     severity=Severity.MEDIUM,
     resource_type=ACCOUNT,
@@ -95,6 +101,8 @@ def iam_password_policy_min_length(account: Resource, _: Inventory) -> Verdict:
 
 @rule(
     id="iam_password_policy_reuse_prevention",
+    fsbp=("IAM.16",),
+    well_architected=("SEC02",),
     title="The password policy prevents password reuse",
     severity=Severity.MEDIUM,
     resource_type=ACCOUNT,
@@ -117,6 +125,8 @@ def iam_password_policy_reuse_prevention(account: Resource, _: Inventory) -> Ver
 
 @rule(
     id="iam_support_role_exists",
+    fsbp=("IAM.18",),
+    well_architected=("SEC10",),
     title="A principal can manage incidents with AWS Support",
     severity=Severity.LOW,
     resource_type=ACCOUNT,
@@ -138,6 +148,8 @@ def iam_support_role_exists(account: Resource, _: Inventory) -> Verdict:
 
 @rule(
     id="iam_user_console_mfa",
+    fsbp=("IAM.5",),
+    well_architected=("SEC02",),
     title="Users with a console password have MFA",
     severity=Severity.HIGH,
     resource_type=USER,
@@ -156,6 +168,8 @@ def iam_user_console_mfa(user: Resource, _: Inventory) -> Verdict | None:
 
 @rule(
     id="iam_user_unused_credentials",
+    fsbp=("IAM.22",),
+    well_architected=("SEC02",),
     title="Credentials unused for 45 days are disabled",
     severity=Severity.MEDIUM,
     resource_type=USER,
@@ -190,6 +204,8 @@ def iam_user_unused_credentials(user: Resource, _: Inventory) -> Verdict:
 
 @rule(
     id="iam_user_single_active_key",
+    fsbp=(),
+    well_architected=("SEC02",),
     title="Users have at most one active access key",
     severity=Severity.LOW,
     resource_type=USER,
@@ -206,6 +222,8 @@ def iam_user_single_active_key(user: Resource, _: Inventory) -> Verdict:
 
 @rule(
     id="iam_user_access_key_rotated",
+    fsbp=("IAM.3",),
+    well_architected=("SEC02",),
     title="Active access keys are rotated every 90 days",
     severity=Severity.MEDIUM,
     resource_type=USER,
@@ -226,6 +244,8 @@ def iam_user_access_key_rotated(user: Resource, _: Inventory) -> Verdict:
 
 @rule(
     id="iam_user_no_direct_policies",
+    fsbp=("IAM.2",),
+    well_architected=("SEC03",),
     title="Users receive permissions only through groups",
     severity=Severity.LOW,
     resource_type=USER,
@@ -243,6 +263,8 @@ def iam_user_no_direct_policies(user: Resource, _: Inventory) -> Verdict:
 
 @rule(
     id="iam_policy_no_full_admin",
+    fsbp=("IAM.1",),
+    well_architected=("SEC03",),
     title="No attached policy allows *:* (full administrator)",
     severity=Severity.HIGH,
     resource_type=MANAGED_POLICY,
@@ -263,6 +285,8 @@ def iam_policy_no_full_admin(managed: Resource, _: Inventory) -> Verdict:
 
 @rule(
     id="iam_no_aws_full_access_policies",
+    fsbp=(),
+    well_architected=("SEC03",),
     title="No AWS-managed *FullAccess policy is attached",
     severity=Severity.MEDIUM,
     resource_type=MANAGED_POLICY,

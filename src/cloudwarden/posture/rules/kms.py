@@ -9,6 +9,8 @@ from cloudwarden.posture.registry import Verdict, failed, passed, rule
 
 @rule(
     id="kms_key_rotation_enabled",
+    fsbp=("KMS.4",),
+    well_architected=("SEC08",),
     title="Customer-managed KMS keys rotate",
     severity=Severity.MEDIUM,
     resource_type="AWS::KMS::Key",

@@ -38,6 +38,8 @@ def _effective_block(bucket: Resource, inventory: Inventory, setting: str) -> bo
 
 @rule(
     id="s3_account_public_access_block",
+    fsbp=("S3.1",),
+    well_architected=("SEC03",),
     title="S3 Block Public Access is on for the account",
     severity=Severity.HIGH,
     resource_type=ACCOUNT,
@@ -57,6 +59,8 @@ def s3_account_public_access_block(account: Resource, _: Inventory) -> Verdict:
 
 @rule(
     id="s3_bucket_public_access_block",
+    fsbp=("S3.8",),
+    well_architected=("SEC03",),
     title="S3 buckets have Block Public Access on",
     severity=Severity.MEDIUM,
     resource_type=BUCKET,
@@ -75,6 +79,8 @@ def s3_bucket_public_access_block(bucket: Resource, inventory: Inventory) -> Ver
 
 @rule(
     id="s3_bucket_no_public_acl",
+    fsbp=("S3.2",),
+    well_architected=("SEC03",),
     title="S3 bucket ACLs do not grant access to everyone",
     severity=Severity.CRITICAL,
     resource_type=BUCKET,
@@ -96,6 +102,8 @@ def s3_bucket_no_public_acl(bucket: Resource, inventory: Inventory) -> Verdict:
 
 @rule(
     id="s3_bucket_no_public_policy",
+    fsbp=("S3.2", "S3.3"),
+    well_architected=("SEC03",),
     title="S3 bucket policies do not allow anonymous access",
     severity=Severity.CRITICAL,
     resource_type=BUCKET,
@@ -116,6 +124,8 @@ def s3_bucket_no_public_policy(bucket: Resource, inventory: Inventory) -> Verdic
 
 @rule(
     id="s3_bucket_tls_only",
+    fsbp=("S3.5",),
+    well_architected=("SEC09",),
     title="S3 bucket policies deny requests without TLS",
     severity=Severity.MEDIUM,
     resource_type=BUCKET,
@@ -134,6 +144,8 @@ def s3_bucket_tls_only(bucket: Resource, _: Inventory) -> Verdict:
 
 @rule(
     id="s3_bucket_versioning_enabled",
+    fsbp=("S3.14",),
+    well_architected=("SEC08",),
     title="S3 buckets keep object versions",
     severity=Severity.LOW,
     resource_type=BUCKET,
