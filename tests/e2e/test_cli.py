@@ -157,3 +157,41 @@ def test_role_arn_is_assumed_before_scanning(seeded, tmp_path):
     findings = json.loads((tmp_path / "cloudwarden-findings.ocsf.json").read_text())
     assert {f["cloud"]["account"]["uid"] for f in findings} == {"123456789012"}
     assert "assumed-role/security-audit/cloudwarden" in result.stderr
+
+
+def test_mutelist_and_framework_in_a_scan(seeded, tmp_path):
+    mutelist = tmp_path / "mutelist.yaml"
+    mutelist.write_text(
+        "mutes:\n"
+        "  - reason: public website bucket, reviewed in RISK-7\n"
+        "    rule: s3_bucket_no_public_acl\n"
+        "    resource: their-public-*\n"
+        "  - reason: old exception\n"
+        "    rule: iam_*\n"
+        "    expires: 2020-01-01\n"
+    )
+    args = ("scan", "--endpoint-url", seeded.endpoint_url, "--region", "us-east-1", "--services", "s3",
+            "--output-formats", "console,csv", "--output-dir", str(tmp_path), "--no-progress")
+    # The only critical FAIL is the public ACL: muted, it no longer fails the pipeline.
+    assert run_cli(*args, "--fail-on", "critical", env=cli_env(), cwd=tmp_path).returncode == 3
+    muted = run_cli(*args, "--fail-on", "critical", "--mutelist", str(mutelist), "--framework", "cis-5.0",
+                    env=cli_env(), cwd=tmp_path)
+    assert muted.returncode == 0, muted.stderr
+    assert "MUTED by the mutelist" in muted.stdout
+    assert "expired on 2020-01-01" in muted.stdout
+    assert "CIS AWS Foundations Benchmark v5.0.0" in muted.stdout and "2.1.4" in muted.stdout
+    with (tmp_path / "cloudwarden-findings.csv").open() as handle:
+        rows = [r for r in csv.DictReader(handle) if r["rule_id"] == "s3_bucket_no_public_acl"]
+    assert rows[0]["status"] == "MUTED" and "RISK-7" in rows[0]["muted_reason"]
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("mutes:\n  - rule: x\n")
+    result = run_cli(*args, "--mutelist", str(bad), env=cli_env(), cwd=tmp_path)
+    assert result.returncode == 1 and "reason is required" in result.stderr
+    assert run_cli(*args, "--framework", "sox", env=cli_env(), cwd=tmp_path).returncode == 2
+
+
+def test_frameworks_command(tmp_path):
+    result = run_cli("frameworks", env=cli_env(), cwd=tmp_path)
+    assert result.returncode == 0
+    assert "cis-5.0" in result.stdout and "63" in result.stdout and "well-architected" in result.stdout

@@ -15,19 +15,24 @@ from cloudwarden import __version__
 from cloudwarden.cli import demo as demo_command
 from cloudwarden.cli.common import (
     CommandError,
+    apply_mutes,
     check_region_options,
     connect,
     console,
     emit,
     err_console,
     exit_code,
+    load_mutes,
     parse_formats,
+    parse_frameworks,
     parse_services,
 )
 from cloudwarden.cli.options import (
     AllRegions,
     EndpointUrl,
     FailOn,
+    Frameworks,
+    Mutelist,
     NoProgress,
     OutputDir,
     OutputFormats,
@@ -89,22 +94,29 @@ def scan(
         "--send-to-security-hub",
         help="Import the findings into AWS Security Hub (BatchImportFindings, 100 per call).",
     ),
+    framework: Frameworks = None,
+    mutelist: Mutelist = None,
     no_progress: NoProgress = False,
 ) -> None:
     """Collect the account's configuration and judge it against every rule."""
     formats = parse_formats(output_formats)
+    frameworks = parse_frameworks(framework)
+    mutes = load_mutes(mutelist)
     wanted_services = parse_services(services)
     check_region_options(region, all_regions)
     if inventory is not None:
         if send_to_security_hub:
             raise typer.BadParameter("cannot send an offline scan to Security Hub", param_hint="--send-to-security-hub")
         result = judge(_load_inventory(inventory), source=str(inventory))
+        apply_mutes(result, mutes)
     else:
         aws, regions = connect(profile, role_arn, endpoint_url, region)
         with RichProgress(err_console, enabled=not no_progress) as progress:
             _, result = scan_account(aws, regions, wanted_services, progress)
+        apply_mutes(result, mutes)
         if send_to_security_hub:
             _send_to_security_hub(result, profile, role_arn, endpoint_url, regions[0])
+    result.frameworks = frameworks
     emit(result, formats, output_dir)
     raise typer.Exit(exit_code(result, fail_on))
 
@@ -160,6 +172,23 @@ def inventory_collect(
     )
 
 
+@app.command("frameworks")
+def frameworks_list() -> None:
+    """List the compliance frameworks and how many of their controls cloudwarden automates."""
+    from rich.table import Table
+
+    from cloudwarden.posture.frameworks import frameworks
+
+    table = Table(title="Frameworks (use with scan --framework ID)", title_justify="left")
+    for column in ("ID", "Framework", "Automated", "Manual", "Total"):
+        table.add_column(column, justify="right" if column in ("Automated", "Manual", "Total") else "left")
+    for framework in frameworks().values():
+        automated, manual, total = framework.coverage()
+        table.add_row(framework.id, framework.name, str(automated), str(manual), str(total))
+    console.print(table)
+    console.print("Automated: at least one rule decides the control. Manual: a person decides (reported as MANUAL).")
+
+
 @rules_app.command("list")
 def rules_list(
     service: str | None = typer.Option(None, "--service", help="Only rules of this service (iam, s3, ec2, …)."),
@@ -169,6 +198,27 @@ def rules_list(
     from cloudwarden.cli.rules import print_rules
 
     print_rules(service, as_json)
+
+
+@rules_app.command("docs")
+def rules_docs(
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write here (default: print)."),
+    check: bool = typer.Option(False, "--check", help="Exit 1 if --output differs from what would be written."),
+) -> None:
+    """Generate the rules reference (docs/rules.md) from the registry and the framework catalogues."""
+    from cloudwarden.report.rules_markdown import render_rules_markdown
+
+    text = render_rules_markdown()
+    if output is None:
+        console.out(text, end="", highlight=False)
+    elif check:
+        current = output.read_text(encoding="utf-8") if output.exists() else ""
+        if current != text:
+            raise CommandError(f"{output} is stale: run `cloudwarden rules docs --output {output}`")
+        console.print(f"{output} is up to date")
+    else:
+        output.write_text(text, encoding="utf-8")
+        console.print(f"wrote {output}")
 
 
 def main() -> None:

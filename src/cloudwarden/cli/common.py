@@ -13,6 +13,7 @@ from cloudwarden.aws.regions import resolve_regions
 from cloudwarden.aws.session import AwsContext
 from cloudwarden.cli.options import FailOn, split_csv
 from cloudwarden.findings.model import Severity
+from cloudwarden.findings.mutelist import MuteEntry, MutelistError, apply_mutelist, load_mutelist
 from cloudwarden.findings.scan import ScanResult
 from cloudwarden.inventory.collect import SERVICES
 from cloudwarden.report.console import print_summary
@@ -80,11 +81,46 @@ def parse_formats(value: str) -> list[str]:
     return formats
 
 
+def parse_frameworks(names: list[str] | None) -> list[str]:
+    from cloudwarden.posture.frameworks import get_framework
+
+    try:
+        return [get_framework(name).id for name in names or []]
+    except KeyError as exc:
+        raise typer.BadParameter(str(exc.args[0]), param_hint="--framework") from exc
+
+
+def load_mutes(mutelist: Path | None) -> list[MuteEntry]:
+    """The mutelist's entries, read before any scan so a bad file fails fast."""
+    if mutelist is None:
+        return []
+    try:
+        return load_mutelist(mutelist)
+    except MutelistError as exc:
+        raise CommandError(f"mutelist: {exc}") from exc
+
+
+def apply_mutes(result: ScanResult, entries: list[MuteEntry]) -> None:
+    """Mute what the mutelist names; expired entries become notices."""
+    result.notices.extend(apply_mutelist(result.findings, entries))
+
+
 def emit(result: ScanResult, formats: list[str], out_dir: Path) -> None:
     if "console" in formats:
         print_summary(result, console)
+        _print_frameworks(result)
     for path in write_outputs(result, formats, out_dir):
         console.print(f"wrote {path}")
+
+
+def _print_frameworks(result: ScanResult) -> None:
+    from cloudwarden.posture.compliance import assess
+    from cloudwarden.posture.frameworks import get_framework
+    from cloudwarden.report.console import print_compliance
+
+    for name in result.frameworks:
+        framework = get_framework(name)
+        print_compliance(framework, assess(framework, result), console)
 
 
 def exit_code(result: ScanResult, fail_on: FailOn | None) -> int:

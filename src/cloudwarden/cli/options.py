@@ -44,6 +44,19 @@ OutputFormats = Annotated[
 ]
 
 
+Frameworks = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--framework",
+        help="Print per-control status for a framework: cis-5.0, fsbp or well-architected (repeatable).",
+    ),
+]
+Mutelist = Annotated[
+    Path | None,
+    typer.Option("--mutelist", help="YAML file of accepted risks: matching findings are shown as MUTED."),
+]
+
+
 class FailOn(StrEnum):
     critical = "critical"
     high = "high"

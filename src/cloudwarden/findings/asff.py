@@ -76,10 +76,20 @@ def to_asff(finding: Finding, home_region: str, partition: str = "aws") -> dict[
             "Status": COMPLIANCE[finding.status],
             "RelatedRequirements": cis_requirements(finding.rule.cis),
         },
-        "Workflow": {"Status": "RESOLVED" if finding.status is Status.PASS else "NEW"},
+        "Workflow": {"Status": _workflow(finding)},
         "RecordState": "ACTIVE",
-        "ProductFields": {"cloudwarden/rule_id": finding.rule.id, "cloudwarden/status": finding.status.value},
+        "ProductFields": {
+            "cloudwarden/rule_id": finding.rule.id,
+            "cloudwarden/status": finding.status.value,
+            **({"cloudwarden/muted_reason": finding.muted_reason[:1024]} if finding.muted_reason else {}),
+        },
     }
+
+
+def _workflow(finding: Finding) -> str:
+    if finding.muted_reason:
+        return "SUPPRESSED"
+    return "RESOLVED" if finding.status is Status.PASS else "NEW"
 
 
 def batches(items: list[dict[str, Any]], size: int = BATCH_SIZE) -> list[list[dict[str, Any]]]:

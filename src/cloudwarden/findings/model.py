@@ -74,6 +74,8 @@ class Finding:
     evidence: dict[str, Any] = field(default_factory=dict)
     resource_tags: dict[str, str] = field(default_factory=dict)
     observed_at: datetime | None = None
+    # Set by the mutelist: the finding is kept, shown as MUTED with this reason, and fails nothing.
+    muted_reason: str | None = None
 
     @property
     def uid(self) -> str:
@@ -84,3 +86,8 @@ class Finding:
     @property
     def severity(self) -> Severity:
         return self.rule.severity
+
+    @property
+    def shown_status(self) -> str:
+        """The status people see: ``MUTED`` for a muted finding, else the verdict."""
+        return "MUTED" if self.muted_reason else self.status.value

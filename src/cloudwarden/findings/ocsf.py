@@ -39,7 +39,7 @@ FINDING_STATUS = {
 def to_ocsf(finding: Finding, partition: str = "aws") -> dict[str, Any]:
     time = finding.observed_at or datetime.now(UTC)
     epoch_ms = int(time.timestamp() * 1000)
-    status_id, status = FINDING_STATUS[finding.status]
+    status_id, status = (3, "Suppressed") if finding.muted_reason else FINDING_STATUS[finding.status]
     standards = [CIS_STANDARD] if finding.rule.cis else ["cloudwarden AWS best practices"]
     return {
         "activity_id": ACTIVITY_CREATE,
@@ -89,5 +89,11 @@ def to_ocsf(finding: Finding, partition: str = "aws") -> dict[str, Any]:
                 "data": finding.evidence,
             }
         ],
-        "unmapped": {"rule_id": finding.rule.id, "cloudwarden_status": finding.status.value},
+        "unmapped": {
+            "rule_id": finding.rule.id,
+            "cloudwarden_status": finding.status.value,
+            "muted_reason": finding.muted_reason,
+            "fsbp": list(finding.rule.fsbp),
+            "well_architected": list(finding.rule.well_architected),
+        },
     }

@@ -21,6 +21,10 @@ class ScanResult:
     source: str = "live"  # "live" or the inventory file the scan judged
     rule_count: int = 0
     scope_errors: list[str] = field(default_factory=list)
+    collected_types: set[str] = field(default_factory=set)
+    # Things the user should know that are not findings (an expired mutelist entry, a skipped region).
+    notices: list[str] = field(default_factory=list)
+    frameworks: list[str] = field(default_factory=list)  # asked for with --framework
 
     def by_status(self) -> Counter[Status]:
         return Counter(f.status for f in self.findings)
@@ -28,7 +32,7 @@ class ScanResult:
     def failed(self) -> list[Finding]:
         """FAIL findings, most severe first."""
         return sorted(
-            (f for f in self.findings if f.status is Status.FAIL),
+            (f for f in self.findings if f.status is Status.FAIL and not f.muted_reason),
             key=lambda f: (-f.severity.rank, f.rule.id, f.region, f.resource_id),
         )
 

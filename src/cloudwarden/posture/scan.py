@@ -27,6 +27,7 @@ def judge(inventory: Inventory, source: str = "live", api_calls: int = 0, durati
         source=source,
         rule_count=sum(1 for r in rules if r.resource_type in inventory.collected_types),
         scope_errors=[f"{e.resource_type} in {e.region}: {e.reason}" for e in inventory.scope_errors],
+        collected_types=set(inventory.collected_types),
     )
 
 

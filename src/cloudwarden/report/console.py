@@ -6,9 +6,12 @@ from collections import Counter
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from cloudwarden.findings.model import Finding, Severity, Status
 from cloudwarden.findings.scan import ScanResult
+from cloudwarden.posture.compliance import ControlResult
+from cloudwarden.posture.frameworks import Framework
 from cloudwarden.report.text import printable, terminal_text
 
 SEVERITY_STYLE = {
@@ -34,6 +37,11 @@ def print_summary(result: ScanResult, console: Console, max_rows: int = 60) -> N
     )
     console.print(_by_severity(result))
     console.print(_by_service(result))
+    muted = sum(1 for f in result.findings if f.muted_reason)
+    if muted or counts[Status.MANUAL]:
+        console.print(f"{counts[Status.MANUAL]} MANUAL (a person must decide), {muted} MUTED by the mutelist")
+    for notice in result.notices:
+        console.print(Text("notice: ", style="yellow") + terminal_text(notice, 1000))
     failed = result.failed()
     if failed:
         console.print(_failed_checks(result, max_rows))
@@ -101,3 +109,33 @@ def _failed_checks(result: ScanResult, max_rows: int) -> Table:
             terminal_text(shown + more, 400),
         )
     return table
+
+
+def print_compliance(
+    framework: Framework, results: list[ControlResult], console: Console, max_resources: int = 3
+) -> None:
+    """Per-control status of one framework, section by section, with the failing resources."""
+    counts = Counter(r.status for r in results)
+    table = Table(
+        title=f"{framework.name}: " + ", ".join(f"{counts[s]} {s.value}" for s in Status),
+        title_justify="left",
+    )
+    table.add_column("Control", no_wrap=True)
+    table.add_column("Status")
+    table.add_column("Title", overflow="fold")
+    table.add_column("Detail / failing resources", overflow="fold")
+    section = None
+    for r in results:
+        if r.control.section != section:
+            section = r.control.section
+            table.add_section()
+        shown = [f"{printable(f.resource_id, 60)} ({f.region})" for f in r.failing[:max_resources]]
+        more = f" … +{len(r.failing) - max_resources} more" if len(r.failing) > max_resources else ""
+        detail = ", ".join(shown) + more if shown else r.detail
+        table.add_row(
+            r.control.id,
+            Text(r.status.value, style=STATUS_STYLE[r.status]),
+            r.control.title,
+            terminal_text(detail, 400),
+        )
+    console.print(table)

@@ -31,6 +31,7 @@ CSV_COLUMNS = (
     "resource_arn",
     "message",
     "remediation",
+    "muted_reason",
 )
 
 
@@ -62,7 +63,7 @@ def write_csv(result: ScanResult, out_dir: Path) -> Path:
         writer.writerow(CSV_COLUMNS)
         for f in result.findings:
             row = (
-                f.status.value,
+                f.shown_status,
                 f.severity.value,
                 f.rule.id,
                 f.rule.title,
@@ -75,6 +76,7 @@ def write_csv(result: ScanResult, out_dir: Path) -> Path:
                 f.resource_arn,
                 f.message,
                 f.rule.remediation,
+                f.muted_reason or "",
             )
             writer.writerow([spreadsheet_cell(v) for v in row])
     return path

@@ -13,6 +13,7 @@ import base64
 import hashlib
 import json
 import re
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,11 +23,12 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
 from cloudwarden.findings.frameworks import CIS_STANDARD
-from cloudwarden.findings.model import Finding, Status
+from cloudwarden.findings.model import Finding
 from cloudwarden.findings.scan import ScanResult
 from cloudwarden.report.charts import cis_section, summary_charts
 
-STATUS_ORDER = (Status.FAIL, Status.ERROR, Status.MANUAL, Status.PASS)
+# What the report shows, in its default order: a muted finding shows as MUTED whatever its verdict.
+STATUS_ORDER = ("FAIL", "ERROR", "MANUAL", "MUTED", "PASS")
 _STATUS_RANK = {status: i for i, status in enumerate(STATUS_ORDER)}  # 0 sorts first
 _SCRIPT_END = re.compile(r"</script|<!--", re.IGNORECASE)
 
@@ -64,13 +66,13 @@ def _asset(env: Environment, name: str) -> str:
 def _rows(findings: list[Finding]) -> list[FindingRow]:
     ordered = sorted(
         findings,
-        key=lambda f: (_STATUS_RANK[f.status], -f.severity.rank, f.rule.id, f.region, f.resource_id),
+        key=lambda f: (_STATUS_RANK[f.shown_status], -f.severity.rank, f.rule.id, f.region, f.resource_id),
     )
     return [
         FindingRow(
             index=i,
             finding=f,
-            status_rank=_STATUS_RANK[f.status],
+            status_rank=_STATUS_RANK[f.shown_status],
             evidence_json=json.dumps(f.evidence, indent=2, sort_keys=True, default=str, ensure_ascii=False),
             cis=tuple((control, cis_section(control)) for control in f.rule.cis),
         )
@@ -101,17 +103,18 @@ def render_html(result: ScanResult) -> str:
         "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
         f"script-src {script_hash(script)}; base-uri 'none'; form-action 'none'"
     )
-    counts = result.by_status()
+    counts = Counter(f.shown_status for f in result.findings)
     context: dict[str, Any] = {
         "result": result,
         "collected_at": _timestamp(result.collected_at),
-        "counts": {status.value: counts.get(status, 0) for status in STATUS_ORDER},
+        "counts": {status: counts.get(status, 0) for status in STATUS_ORDER},
         "worst": result.worst_failure(),
         "charts": summary_charts(result.findings),
         "rows": _rows(result.findings),
         "services": sorted({f.rule.service for f in result.findings}),
         "severities": ["critical", "high", "medium", "low", "informational"],
-        "statuses": [s.value for s in STATUS_ORDER],
+        "statuses": list(STATUS_ORDER),
+        "compliance": _compliance(result),
         "cis_standard": CIS_STANDARD,
         "csp": csp,
         # Both are package files, not scan data; Markup keeps them byte-for-byte so the hash holds.
@@ -119,6 +122,30 @@ def render_html(result: ScanResult) -> str:
         "script": Markup(script),  # noqa: S704
     }
     return env.get_template("report.html.j2").render(context)
+
+
+def _compliance(result: ScanResult) -> list[dict[str, Any]]:
+    """CIS v5.0 always, plus any other framework the scan was asked for, grouped by section."""
+    from cloudwarden.posture.compliance import assess
+    from cloudwarden.posture.frameworks import get_framework
+
+    names = ["cis-5.0", *(n for n in result.frameworks if get_framework(n).id != "cis-5.0")]
+    views = []
+    for name in names:
+        framework = get_framework(name)
+        results = assess(framework, result)
+        sections = [
+            {"id": sid, "title": title, "controls": [r for r in results if r.control.section == sid]}
+            for sid, title in framework.sections.items()
+        ]
+        views.append(
+            {
+                "framework": framework,
+                "counts": Counter(r.status.value for r in results),
+                "sections": [s for s in sections if s["controls"]],
+            }
+        )
+    return views
 
 
 def write_html(result: ScanResult, path: Path) -> Path:
