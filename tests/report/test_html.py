@@ -22,6 +22,7 @@ from playwright.sync_api import Browser, Page, sync_playwright
 
 from cloudwarden.findings.model import Finding, RuleRef, Severity, Status
 from cloudwarden.findings.scan import ScanResult
+from cloudwarden.posture.registry import get_rule
 from cloudwarden.report.charts import summary_charts
 from cloudwarden.report.html import render_html, write_html
 
@@ -79,7 +80,7 @@ def known_findings() -> list[Finding]:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is not installed")
+        pytest.fail(f"{CHROMIUM} is not installed: `make test` installs Debian's chromium package")
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         yield browser
@@ -371,3 +372,24 @@ def test_cis_chart_counts_a_finding_once_per_section() -> None:
     assert counts["1 Identity and Access Management"] == 1
     assert counts["3 Logging"] == 1
     assert "Not in CIS" not in counts
+
+
+def test_compliance_view_lists_controls_and_escapes_failing_resources(
+    open_report: Callable[[ScanResult], OpenedReport],
+) -> None:
+    tls = get_rule("s3_bucket_tls_only").ref  # decides CIS 2.1.1
+    result = make_result([make_finding(tls, Status.FAIL, XSS_IMG), make_finding(tls, Status.PASS, "fine-bucket")])
+    result.collected_types = {"AWS::S3::Bucket"}
+
+    opened = open_report(result)
+    page = opened.page
+    view = page.locator("#compliance-cis-5\\.0")
+    assert view.locator("tr.control").count() == 63
+    row = view.locator("tr.control[data-control='2.1.1']")
+    assert row.get_attribute("data-status") == "FAIL"
+    page.click("#compliance-cis-5\\.0 details.section:nth-of-type(2) summary")  # section 2 (storage)
+    assert XSS_IMG in row.inner_text()
+    assert view.locator("tr.control[data-control='1.1']").get_attribute("data-status") == "MANUAL"
+    # IAM was not collected: its automated controls are ERROR, never PASS.
+    assert view.locator("tr.control[data-control='1.4']").get_attribute("data-status") == "ERROR"
+    assert_no_injection(opened)
