@@ -42,6 +42,7 @@ from cloudwarden.cli.options import (
     Services,
 )
 from cloudwarden.cli.progress import RichProgress
+from cloudwarden.cli.trail import trail_app
 from cloudwarden.inventory.collect import collect_inventory
 from cloudwarden.inventory.model import Inventory, InventoryFormatError
 from cloudwarden.posture.scan import judge, scan_account
@@ -59,6 +60,7 @@ inventory_app = typer.Typer(
 rules_app = typer.Typer(help="The posture rules cloudwarden knows.", no_args_is_help=True)
 app.add_typer(inventory_app, name="inventory")
 app.add_typer(rules_app, name="rules")
+app.add_typer(trail_app, name="trail")
 app.command("demo")(demo_command.demo)
 
 DEFAULT_OUTPUT_DIR = Path("cloudwarden-report")

@@ -1,0 +1,213 @@
+"""Ingestion: list a source, skip files already in the manifest, download and parse concurrently (threads), and
+write to the store from one thread in large columnar batches.
+
+Bad input never stops a run: a file that cannot be read is reported with its reason, a record that is not a
+valid event is counted (with the first reasons) and the good records of the same file are kept.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from cloudwarden.trail.extract import extract_row
+from cloudwarden.trail.reader import DEFAULT_MAX_BYTES
+from cloudwarden.trail.sources import LogObject, TrailSource
+from cloudwarden.trail.store import ManifestEntry, TrailStore
+
+BATCH_ROWS = 122_880  # one DuckDB row group: larger appends skip the WAL and write straight to the file
+MAX_REASONS_PER_FILE = 3
+# Errors that say nothing about the file's content (network, permissions): not recorded in the manifest, so the
+# next run tries the file again.
+TRANSIENT_ERROR_PREFIX = "cannot read"
+
+
+class IngestProgress(Protocol):
+    def planned(self, files: int, total_bytes: int) -> None: ...
+
+    def file_done(self, events: int, size: int) -> None: ...
+
+
+@dataclass(frozen=True)
+class BadFile:
+    location: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class BadRecords:
+    location: str
+    count: int
+    reasons: tuple[str, ...]
+
+
+@dataclass
+class IngestSummary:
+    source: str
+    files_listed: int = 0
+    files_read: int = 0
+    files_skipped: int = 0
+    bad_files: list[BadFile] = field(default_factory=list)
+    bad_records: list[BadRecords] = field(default_factory=list)
+    events_read: int = 0
+    events_added: int = 0
+    bytes_read: int = 0
+    seconds: float = 0.0
+
+    @property
+    def duplicates(self) -> int:
+        return self.events_read - self.events_added
+
+    @property
+    def bad_record_count(self) -> int:
+        return sum(b.count for b in self.bad_records)
+
+
+@dataclass
+class ParsedLog:
+    log: LogObject
+    rows: list[tuple[Any, ...]]
+    error: str | None
+    bad_count: int
+    reasons: tuple[str, ...]
+
+
+def parse_one(source: TrailSource, log: LogObject, max_bytes: int) -> ParsedLog:
+    """Read one file and turn its records into rows (runs in a worker thread)."""
+    parsed = source.read(log, max_bytes)
+    if parsed.error is not None:
+        return ParsedLog(log, [], parsed.error, 0, ())
+    rows = []
+    append = rows.append
+    bad = 0
+    reasons: list[str] = []
+    for index, record in enumerate(parsed.records):
+        row = extract_row(record)
+        if type(row) is tuple:
+            append(row)
+        else:
+            bad += 1
+            if len(reasons) < MAX_REASONS_PER_FILE:
+                reasons.append(f"record {index}: {row}")
+    return ParsedLog(log, rows, None, bad, tuple(reasons))
+
+
+def _parsed_in_order(source: TrailSource, logs: list[LogObject], max_bytes: int, workers: int) -> Iterator[ParsedLog]:
+    if workers <= 1:
+        for log in logs:
+            yield parse_one(source, log, max_bytes)
+        return
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="trail-read") as pool:
+        pending: deque[Future[ParsedLog]] = deque()
+        queue = iter(logs)
+        for log in queue:  # keep a bounded number of files in flight
+            pending.append(pool.submit(parse_one, source, log, max_bytes))
+            if len(pending) >= workers * 2:
+                break
+        while pending:
+            done = pending.popleft().result()
+            for log in queue:
+                pending.append(pool.submit(parse_one, source, log, max_bytes))
+                break
+            yield done
+
+
+def plan(source: TrailSource, store: TrailStore, retry_bad: bool = False) -> tuple[list[LogObject], int, int]:
+    """The files to read (new or changed since the manifest), and how many were listed and skipped."""
+    known = store.ingested()
+    wanted: list[LogObject] = []
+    listed = 0
+    for log in source.list():
+        listed += 1
+        previous = known.get(log.location)
+        if previous is not None and previous[:2] == (log.size, log.version) and not (retry_bad and previous[2]):
+            continue
+        wanted.append(log)
+    return wanted, listed, listed - len(wanted)
+
+
+def ingest(
+    store: TrailStore,
+    source: TrailSource,
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    workers: int = 8,
+    batch_rows: int = BATCH_ROWS,
+    retry_bad: bool = False,
+    progress: IngestProgress | None = None,
+    clock: Callable[[], float] = time.perf_counter,
+) -> IngestSummary:
+    """Ingest every new or changed log file of ``source`` into ``store``."""
+    started = clock()
+    summary = IngestSummary(source=source.description)
+    logs, summary.files_listed, summary.files_skipped = plan(source, store, retry_bad)
+    if progress is not None:
+        progress.planned(len(logs), sum(log.size for log in logs))
+
+    rows: list[tuple[Any, ...]] = []
+    sources: list[str] = []
+    manifest: list[ManifestEntry] = []
+    seen: set[str] = set()
+
+    # One writer thread: DuckDB inserts batch N (without holding the GIL) while this thread parses batch N+1.
+    writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trail-write")
+    writing: Future[int] | None = None
+
+    def flush(final: bool = False) -> None:
+        nonlocal rows, sources, manifest, writing
+        if writing is not None:
+            summary.events_added += writing.result()
+        writing = writer.submit(store.add_batch, rows, sources, manifest)
+        rows, sources, manifest = [], [], []
+        seen.clear()
+        if final:
+            summary.events_added += writing.result()
+
+    try:
+        for parsed in _parsed_in_order(source, logs, max_bytes, workers):
+            log = parsed.log
+            summary.files_read += 1
+            summary.bytes_read += log.size
+            if parsed.error is not None:
+                summary.bad_files.append(BadFile(log.location, parsed.error))
+                if not parsed.error.startswith(TRANSIENT_ERROR_PREFIX):
+                    manifest.append(ManifestEntry(log.location, log.size, log.version, 0, 0, parsed.error))
+            else:
+                if parsed.bad_count:
+                    summary.bad_records.append(BadRecords(log.location, parsed.bad_count, parsed.reasons))
+                file_rows = parsed.rows
+                summary.events_read += len(file_rows)
+                before = len(seen)
+                seen.update([row[0] for row in file_rows])
+                if len(seen) - before == len(file_rows):
+                    rows.extend(file_rows)
+                else:  # the same event twice within this batch: keep the first
+                    kept = _first_of_each(file_rows, rows)
+                    rows.extend(kept)
+                    file_rows = kept
+                sources.extend([log.location] * len(file_rows))
+                manifest.append(ManifestEntry(log.location, log.size, log.version, len(parsed.rows), parsed.bad_count))
+            if progress is not None:
+                progress.file_done(len(parsed.rows), log.size)
+            if len(rows) >= batch_rows:
+                flush()
+        flush(final=True)
+    finally:
+        writer.shutdown(wait=True)
+    summary.seconds = clock() - started
+    return summary
+
+
+def _first_of_each(file_rows: list[tuple[Any, ...]], batch: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """The rows of ``file_rows`` whose event id is neither in ``batch`` nor earlier in ``file_rows``."""
+    taken = {row[0] for row in batch}
+    kept = []
+    for row in file_rows:
+        if row[0] not in taken:
+            taken.add(row[0])
+            kept.append(row)
+    return kept

@@ -1,0 +1,149 @@
+"""The trail store: CloudTrail events in one embedded DuckDB file, plus a manifest of the files ingested.
+
+``events`` has one row per CloudTrail event (unique ``event_id``: ingestion skips events already stored);
+``ingested_files`` records each file read (location, size, version = S3 ETag or local mtime, counts, error) so
+the next run reads only new or changed files. Every value reaches SQL as a parameter or inside an Arrow batch,
+never formatted into the SQL text.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from cloudwarden.trail.extract import COLUMNS
+
+STORE_FILE = "trail.duckdb"
+
+_TYPES = {"event_time": "TIMESTAMP", "read_only": "BOOLEAN"}
+EVENT_COLUMNS = (*COLUMNS, "source_file")
+_EVENTS_DDL = (
+    "CREATE TABLE IF NOT EXISTS events (\n"
+    + ",\n".join(
+        f"  {name} {_TYPES.get(name, 'VARCHAR')}{' NOT NULL' if name in ('event_id', 'event_time') else ''}"
+        for name in EVENT_COLUMNS
+    )
+    + "\n)"
+)
+_MANIFEST_DDL = """CREATE TABLE IF NOT EXISTS ingested_files (
+  location VARCHAR PRIMARY KEY,
+  size BIGINT,
+  version VARCHAR,
+  events BIGINT,
+  bad_records BIGINT,
+  error VARCHAR,
+  ingested_at TIMESTAMP
+)"""
+_ARROW_SCHEMA = pa.schema([(name, pa.bool_() if name == "read_only" else pa.string()) for name in EVENT_COLUMNS])
+# The batch's columns as stored: event_time cast from CloudTrail's ISO text (validated by the extractor).
+_SELECT_BATCH = ", ".join(
+    "CAST(b.event_time AS TIMESTAMP)" if name == "event_time" else f"b.{name}" for name in EVENT_COLUMNS
+)
+_INSERT_NEW = (
+    f"INSERT INTO events SELECT {_SELECT_BATCH} FROM trail_batch b "  # noqa: S608 (column names are constants)
+    "WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.event_time >= CAST(? AS TIMESTAMP) "
+    "AND e.event_time < CAST(? AS TIMESTAMP) + INTERVAL 1 SECOND AND e.event_id = b.event_id)"
+)
+
+
+def default_store_path() -> Path:
+    """``$XDG_DATA_HOME/cloudwarden/trail.duckdb``, else ``~/.local/share/cloudwarden/trail.duckdb``."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "cloudwarden" / STORE_FILE
+
+
+@dataclass(frozen=True)
+class ManifestEntry:
+    location: str
+    size: int
+    version: str
+    events: int = 0
+    bad_records: int = 0
+    error: str | None = None
+
+
+class StoreError(Exception):
+    """The store cannot be opened (missing, locked by another writer, not a DuckDB file)."""
+
+
+class TrailStore:
+    """One open store. Writing: a single writer per file (DuckDB locks it); reading: ``read_only=True``, with
+    access to files and extensions outside the database turned off (``sql`` runs user-written queries)."""
+
+    def __init__(self, path: Path, read_only: bool = False) -> None:
+        self.path = path
+        self.read_only = read_only
+        if read_only:
+            if not path.exists():
+                raise StoreError(f"no trail store at {path}: run `cloudwarden trail ingest SOURCE` first")
+            config = {"enable_external_access": False, "autoinstall_known_extensions": False}
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            config = {"autoinstall_known_extensions": False}
+        try:
+            self.connection = duckdb.connect(str(path), read_only=read_only, config=config)
+        except duckdb.Error as exc:
+            raise StoreError(f"cannot open trail store {path}: {exc}") from exc
+        if read_only:
+            self.connection.execute("SET lock_configuration = true")
+        else:
+            self.connection.execute(_EVENTS_DDL)
+            self.connection.execute(_MANIFEST_DDL)
+
+    def close(self) -> None:
+        self.connection.close()
+
+    def __enter__(self) -> TrailStore:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def ingested(self) -> dict[str, tuple[int, str, str | None]]:
+        """location → (size, version, error) of every file in the manifest."""
+        rows = self.connection.execute("SELECT location, size, version, error FROM ingested_files").fetchall()
+        return {location: (size, version, error) for location, size, version, error in rows}
+
+    def add_batch(
+        self, rows: Sequence[tuple[Any, ...]], source_files: Sequence[str], files: Iterable[ManifestEntry]
+    ) -> int:
+        """Insert ``rows`` (COLUMNS order, distinct event ids; ``source_files`` beside them) whose event ids are
+        not stored yet, and record ``files`` in the manifest, in one transaction. Returns the rows added."""
+        con = self.connection
+        con.execute("BEGIN TRANSACTION")
+        try:
+            added = 0
+            if rows:
+                columns: list[Sequence[Any]] = list(zip(*rows, strict=True))
+                columns.append(source_files)
+                table = pa.Table.from_arrays(
+                    [pa.array(column, type=field.type) for column, field in zip(columns, _ARROW_SCHEMA, strict=True)],
+                    schema=_ARROW_SCHEMA,
+                )
+                con.register("trail_batch", table)
+                try:
+                    low, high = con.execute(
+                        "SELECT min(left(event_time, 19)), max(left(event_time, 19)) FROM trail_batch"
+                    ).fetchone()  # type: ignore[misc]
+                    added = con.execute(_INSERT_NEW, [low, high]).fetchone()[0]  # type: ignore[index]
+                finally:
+                    con.unregister("trail_batch")
+            now = datetime.now(UTC).replace(tzinfo=None)
+            manifest = [(f.location, f.size, f.version, f.events, f.bad_records, f.error, now) for f in files]
+            if manifest:
+                con.executemany("INSERT OR REPLACE INTO ingested_files VALUES (?, ?, ?, ?, ?, ?, ?)", manifest)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        return int(added)
+
+    def count_events(self) -> int:
+        return int(self.connection.execute("SELECT count(*) FROM events").fetchone()[0])  # type: ignore[index]
