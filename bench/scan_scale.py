@@ -14,19 +14,18 @@ import argparse
 import statistics
 import time
 
-from cloudwarden.aws.session import AwsContext
-from cloudwarden.demo.emulator import DEFAULT_ACCOUNT_ID, EMULATOR_CREDENTIALS, EmbeddedAws
+from cloudwarden.demo.emulator import DEFAULT_ACCOUNT_ID, EmbeddedAws
 from cloudwarden.demo.environment import DEMO_REGIONS, seed_sample_company
 from cloudwarden.posture.scan import scan_account
 
 
 def measure(emulator: EmbeddedAws, scale: int, repeat: int) -> dict[str, float]:
     emulator.reset()
-    seeder = AwsContext.create(endpoint_url=emulator.endpoint_url, credentials=EMULATOR_CREDENTIALS, read_only=False)
+    seeder = emulator.context(read_only=False)
     seed_sample_company(lambda s, r: seeder.client(s, r), DEFAULT_ACCOUNT_ID, scale=scale)
     times, calls, resources, findings = [], 0, 0, 0
     for _ in range(repeat):
-        scanner = AwsContext.create(endpoint_url=emulator.endpoint_url, credentials=EMULATOR_CREDENTIALS)
+        scanner = emulator.context()
         started = time.perf_counter()
         inventory, result = scan_account(scanner, list(DEMO_REGIONS))
         times.append(time.perf_counter() - started)

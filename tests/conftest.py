@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from cloudwarden.aws.session import AwsContext
-from cloudwarden.demo.emulator import DEFAULT_ACCOUNT_ID, EMULATOR_CREDENTIALS, EmbeddedAws
+from cloudwarden.demo.emulator import DEFAULT_ACCOUNT_ID, EmbeddedAws
 from cloudwarden.findings.model import Finding
 from cloudwarden.inventory.collect import collect_inventory
 from cloudwarden.inventory.model import Inventory
@@ -35,8 +35,7 @@ class Emulated:
         self.emulator = emulator
         self.endpoint_url = emulator.endpoint_url
         self.account_id = ACCOUNT_ID
-        self._seeder = AwsContext.create(endpoint_url=self.endpoint_url, credentials=EMULATOR_CREDENTIALS,
-                                         read_only=False)
+        self._seeder = emulator.context(read_only=False)
 
     def client(self, service: str, region: str = REGION) -> Any:
         """A boto3 client that may write: for seeding, never for scanning."""
@@ -44,7 +43,7 @@ class Emulated:
 
     def context(self) -> AwsContext:
         """A fresh read-only context, as a scan uses."""
-        return AwsContext.create(endpoint_url=self.endpoint_url, credentials=EMULATOR_CREDENTIALS)
+        return self.emulator.context()
 
     def collect(self, services: list[str] | None = None, regions: list[str] | None = None,
                 aws: AwsContext | None = None) -> Inventory:

@@ -16,6 +16,9 @@ IAM_ACTION = {
     "s3:GetBucketLifecycleConfiguration": "s3:GetLifecycleConfiguration",
     "s3:GetPublicAccessBlock": "s3:GetBucketPublicAccessBlock",
     "s3control:GetPublicAccessBlock": "s3:GetAccountPublicAccessBlock",
+    "accessanalyzer:ListAnalyzers": "access-analyzer:ListAnalyzers",
+    "elbv2:DescribeListeners": "elasticloadbalancing:DescribeListeners",
+    "elbv2:DescribeLoadBalancers": "elasticloadbalancing:DescribeLoadBalancers",
 }
 NO_PERMISSION_NEEDED = {"sts:GetCallerIdentity"}
 

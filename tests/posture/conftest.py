@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from cloudwarden.aws.session import AwsContext
-from cloudwarden.demo.emulator import EMULATOR_CREDENTIALS, EmbeddedAws
+from cloudwarden.demo.emulator import EmbeddedAws
 from tests.conftest import Emulated
 
 
@@ -27,8 +27,8 @@ class ReusedClients(Emulated):
 
 @pytest.fixture(scope="session")
 def _contexts(emulator: EmbeddedAws) -> tuple[AwsContext, AwsContext]:
-    seeder = AwsContext.create(endpoint_url=emulator.endpoint_url, credentials=EMULATOR_CREDENTIALS, read_only=False)
-    reader = AwsContext.create(endpoint_url=emulator.endpoint_url, credentials=EMULATOR_CREDENTIALS)
+    seeder = emulator.context(read_only=False)
+    reader = emulator.context()
     return seeder, reader
 
 

@@ -28,7 +28,7 @@ Recorded = Callable[[], tuple[Inventory, str]]
 @dataclass(frozen=True)
 class Case:
     rule_id: str
-    expected: str  # "PASS" or "FAIL"
+    expected: str  # "PASS", "FAIL", or "MANUAL" for a rule that only reports what a person must decide
     seed: Seed | None = None
     services: tuple[str, ...] = ()
     regions: tuple[str, ...] = (REGION,)

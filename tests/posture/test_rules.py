@@ -46,9 +46,10 @@ def _covering(case: Case) -> bool:
 
 
 def test_every_rule_has_a_pass_and_a_fail_case() -> None:
+    """Every rule needs a PASS and a FAIL case; a rule that only ever says MANUAL needs a MANUAL case."""
     covered = {(c.rule_id, c.expected) for c in CASES if _covering(c)}
     missing = [f"{rule_id}-{status}" for rule_id in RULES for status in ("PASS", "FAIL")
-               if (rule_id, status) not in covered]
+               if (rule_id, status) not in covered and (rule_id, "MANUAL") not in covered]
     assert not missing, f"rules without a case: {missing}"
 
 
@@ -58,7 +59,7 @@ def test_cases_name_known_rules_and_are_well_formed() -> None:
     duplicates = [case_id for case_id, n in Counter(c.id for c in CASES).items() if n > 1]
     assert not duplicates, f"duplicate case ids: {duplicates}"
     for case in CASES:
-        assert case.expected in ("PASS", "FAIL"), case.id
+        assert case.expected in ("PASS", "FAIL", "MANUAL"), case.id
         assert (case.seed is None) != (case.inventory is None), f"{case.id}: give exactly one of seed, inventory"
         if case.inventory is not None:
             assert case.recorded_because, f"{case.id}: say why the emulator cannot produce this state"

@@ -389,7 +389,7 @@ def test_compliance_view_lists_controls_and_escapes_failing_resources(
     assert row.get_attribute("data-status") == "FAIL"
     page.click("#compliance-cis-5\\.0 details.section:nth-of-type(2) summary")  # section 2 (storage)
     assert XSS_IMG in row.inner_text()
-    assert view.locator("tr.control[data-control='1.1']").get_attribute("data-status") == "MANUAL"
-    # IAM was not collected: its automated controls are ERROR, never PASS.
+    # IAM and the account were not collected: their controls are ERROR, never PASS.
+    assert view.locator("tr.control[data-control='1.1']").get_attribute("data-status") == "ERROR"
     assert view.locator("tr.control[data-control='1.4']").get_attribute("data-status") == "ERROR"
     assert_no_injection(opened)

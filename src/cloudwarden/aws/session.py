@@ -26,11 +26,19 @@ from botocore.config import Config
 READ_PREFIXES = ("Get", "List", "Describe", "Head", "Lookup", "Search", "Batch Get")
 READ_OPERATIONS = frozenset({"GenerateCredentialReport", "GetCallerIdentity", "AssumeRole"})
 
-RETRY_CONFIG = {"mode": "adaptive", "max_attempts": 8}
+# Adaptive mode rate-limits the client itself once AWS throttles; five attempts ride out throttling and
+# transient 5xx without stalling a scan for long on an endpoint that keeps failing.
+DEFAULT_MAX_ATTEMPTS = 5
+# The embedded emulator answers "not implemented" with HTTP 500, which is worth no retry.
+EMULATOR_MAX_ATTEMPTS = 2
 
 
 class WriteRefused(RuntimeError):
     """A collector tried to call an operation that could change the account."""
+
+
+def _retries(max_attempts: int) -> dict[str, object]:
+    return {"mode": "adaptive", "max_attempts": max_attempts}
 
 
 def is_read_operation(operation: str) -> bool:
@@ -45,6 +53,7 @@ class AwsContext:
     endpoint_url: str | None = None
     read_only: bool = True
     max_pool_connections: int = 32
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
     api_calls: Counter[str] = field(default_factory=Counter)
     _clients: dict[tuple[str, str], Any] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -58,6 +67,7 @@ class AwsContext:
         region: str | None = None,
         read_only: bool = True,
         credentials: dict[str, str] | None = None,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
     ) -> AwsContext:
         """A context from the default credential chain (or ``profile``, or explicit ``credentials`` with
         ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``), optionally after assuming ``role_arn``."""
@@ -72,7 +82,7 @@ class AwsContext:
         if session.region_name is None:
             session = boto3.Session(profile_name=profile, region_name="us-east-1", **keys)
         if role_arn:
-            sts = session.client("sts", endpoint_url=endpoint_url, config=Config(retries=RETRY_CONFIG))
+            sts = session.client("sts", endpoint_url=endpoint_url, config=Config(retries=_retries(max_attempts)))
             creds = sts.assume_role(RoleArn=role_arn, RoleSessionName="cloudwarden")["Credentials"]
             session = boto3.Session(
                 aws_access_key_id=creds["AccessKeyId"],
@@ -80,7 +90,7 @@ class AwsContext:
                 aws_session_token=creds["SessionToken"],
                 region_name=session.region_name,
             )
-        return cls(session=session, endpoint_url=endpoint_url, read_only=read_only)
+        return cls(session=session, endpoint_url=endpoint_url, read_only=read_only, max_attempts=max_attempts)
 
     @property
     def default_region(self) -> str:
@@ -100,7 +110,7 @@ class AwsContext:
     def _make_client(self, service: str, region: str) -> Any:
         s3_style = {"addressing_style": "path"} if self.endpoint_url else {}
         config = Config(
-            retries=RETRY_CONFIG,
+            retries=_retries(self.max_attempts),
             max_pool_connections=self.max_pool_connections,
             connect_timeout=10,
             read_timeout=60,

@@ -21,17 +21,14 @@ def demo(
 ) -> None:
     """Start an embedded AWS on 127.0.0.1, plant a small company's usual mistakes, and scan it over HTTP
     exactly as a real account is scanned."""
-    from cloudwarden.aws.session import AwsContext
-    from cloudwarden.demo.emulator import EMULATOR_CREDENTIALS, EmbeddedAws
+    from cloudwarden.demo.emulator import EmbeddedAws
     from cloudwarden.demo.environment import DEMO_REGIONS, seed_sample_company
     from cloudwarden.posture.scan import scan_account
 
     formats = parse_formats(output_formats)
     with EmbeddedAws() as emulator:
         console.print(f"Embedded AWS (moto) listening on [bold]{emulator.endpoint_url}[/bold]")
-        seeder = AwsContext.create(
-            endpoint_url=emulator.endpoint_url, credentials=EMULATOR_CREDENTIALS, read_only=False
-        )
+        seeder = emulator.context(read_only=False)
         with console.status("Creating the sample company's account (Acme) …"):
             env = seed_sample_company(
                 lambda service, region: seeder.client(service, region), seeder.account_id(), scale=scale
@@ -39,7 +36,7 @@ def demo(
         console.print(
             f"Seeded Acme's account with {len(env.mistakes)} planted mistakes; scanning {', '.join(DEMO_REGIONS)} …"
         )
-        scanner = AwsContext.create(endpoint_url=emulator.endpoint_url, credentials=EMULATOR_CREDENTIALS)
+        scanner = emulator.context()
         with RichProgress(console, enabled=not no_progress) as progress:
             _, result = scan_account(scanner, list(DEMO_REGIONS), progress=progress)
     emit(result, formats, output_dir)

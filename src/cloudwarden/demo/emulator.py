@@ -16,6 +16,8 @@ from typing import Any
 
 import requests
 
+from cloudwarden.aws.session import EMULATOR_MAX_ATTEMPTS, AwsContext
+
 # Fake but well-formed credentials: the emulator accepts any, and real ones must never reach it.
 EMULATOR_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "AKIAEMULATORDEMO0000",
@@ -43,7 +45,10 @@ class EmbeddedAws:
 
     def start(self) -> EmbeddedAws:
         configure_emulator_environment()
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
+        # The emulator logs every request, and a traceback for each API it does not implement (which a
+        # scan reports as ERROR); none of that is for the user.
+        for name in ("werkzeug", "moto"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
         from moto.server import ThreadedMotoServer  # imported late: it reads the settings above
 
         self._server = ThreadedMotoServer(ip_address=self.host, port=0, verbose=False)
@@ -56,6 +61,15 @@ class EmbeddedAws:
         if self._server is not None:
             self._server.stop()
             self._server = None
+
+    def context(self, read_only: bool = True) -> AwsContext:
+        """A client context for this emulator (its fake credentials; one retry: "not implemented" is final)."""
+        return AwsContext.create(
+            endpoint_url=self.endpoint_url,
+            credentials=EMULATOR_CREDENTIALS,
+            read_only=read_only,
+            max_attempts=EMULATOR_MAX_ATTEMPTS,
+        )
 
     def reset(self) -> None:
         """Forget every resource (moto's reset API), keeping the server up."""

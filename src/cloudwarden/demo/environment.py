@@ -7,7 +7,9 @@ the mistakes so that PASS results mean something.
 
 from __future__ import annotations
 
+import importlib
 import json
+import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,7 +47,18 @@ def seed_sample_company(client: ClientFactory, account_id: str, scale: int = 1) 
     _storage(client, account_id, env, scale)
     app_key = _logging_and_keys(client, account_id, env, scale)
     _network_and_compute(client, env, scale, app_key)
+    for module in _more_samples():
+        module.seed(client, account_id, env, scale)
     return env
+
+
+def _more_samples() -> list[Any]:
+    """Each ``demo/sample_<area>.py`` adds its area's resources and mistakes (``seed(client, account_id, env,
+    scale)``), in name order."""
+    from cloudwarden import demo
+
+    names = sorted(m.name for m in pkgutil.iter_modules(demo.__path__) if m.name.startswith("sample_"))
+    return [importlib.import_module(f"cloudwarden.demo.{name}") for name in names]
 
 
 def _identity(client: ClientFactory, account_id: str, env: SampleEnvironment, scale: int) -> None:

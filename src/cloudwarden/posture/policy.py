@@ -174,3 +174,105 @@ def _glob(pattern: str, value: str, case_sensitive: bool = False) -> bool:
     if case_sensitive:
         return fnmatch.fnmatchcase(value, pattern.replace("[", "[[]"))
     return fnmatch.fnmatchcase(value.lower(), pattern.lower().replace("[", "[[]"))
+
+
+# Conditions that make a trust on another account (or on anyone) safe from the confused deputy and from
+# strangers: a shared secret with the third party, or a pin to our organization, account or principals.
+_TRUST_RESTRICTING_KEYS = {
+    "sts:externalid",
+    "aws:principalorgid",
+    "aws:principalorgpaths",
+    "aws:principalaccount",
+    "aws:principalarn",
+    "aws:sourceaccount",
+    "aws:sourcearn",
+    "aws:sourceorgid",
+    "aws:userid",
+}
+# Restricting a public principal needs a pin to who the caller is; a guessable ExternalId is not one.
+_PUBLIC_TRUST_KEYS = _TRUST_RESTRICTING_KEYS - {"sts:externalid"}
+_ASSUME_ACTIONS = ("sts:AssumeRole", "sts:AssumeRoleWithWebIdentity", "sts:AssumeRoleWithSAML")
+
+
+def untrusted_assumers(trust_policy: Any, account_id: str) -> list[str]:
+    """Who outside ``account_id`` may assume a role under this trust policy without a restricting condition.
+
+    Answers descriptions such as ``"anyone (*)"``, ``"account 999988887777"`` or ``"any identity of
+    token.actions.githubusercontent.com"``. A trust on another account passes only with a positive condition on
+    ``sts:ExternalId``, ``aws:PrincipalOrgID``, ``aws:PrincipalArn`` or similar; a public principal also needs one
+    of those other than ExternalId; a web-identity (OIDC) trust needs a condition on the provider's ``:sub``
+    (which repository, workload or user), since its ``:aud`` is often the same for everyone. Service principals
+    (``ec2.amazonaws.com``) and SAML providers of this account are not outsiders.
+    """
+    found: list[str] = []
+    raw = load(trust_policy).get("Statement", [])
+    for item in raw if isinstance(raw, list) else [raw]:
+        if not isinstance(item, dict) or item.get("Effect") != "Allow":
+            continue
+        grant = Statement("Allow", _strings(item.get("Action")), _strings(item.get("NotAction")))
+        if not any(grant.covers_action(a) for a in _ASSUME_ACTIONS):
+            continue
+        condition = item.get("Condition") if isinstance(item.get("Condition"), dict) else {}
+        for kind, principal in _principal_pairs(item.get("Principal")):
+            who = _outsider(kind, principal, account_id)
+            if who is None:
+                continue
+            if kind == "Federated":
+                if not _restricts_web_identity(condition, principal):
+                    found.append(who)
+                continue
+            keys = _PUBLIC_TRUST_KEYS if principal == "*" else _TRUST_RESTRICTING_KEYS
+            if not any(_restricts_with(operator, clauses, keys) for operator, clauses in condition.items()):
+                found.append(who)
+    return sorted(set(found))
+
+
+def _principal_pairs(value: Any) -> list[tuple[str, str]]:
+    """``(kind, principal)`` pairs: kind ``AWS``, ``Service``, ``Federated``, or ``*`` for ``Principal: "*"``."""
+    if value == "*":
+        return [("*", "*")]
+    if isinstance(value, dict):
+        return [(str(kind), p) for kind, v in value.items() for p in _strings(v)]
+    return []
+
+
+def _outsider(kind: str, principal: str, account_id: str) -> str | None:
+    if kind == "*" or principal == "*":
+        return "anyone (*)"
+    if kind == "AWS":
+        account = principal.split(":")[4] if principal.startswith("arn:") and principal.count(":") >= 5 else principal
+        return None if account == account_id else f"account {account}"
+    if kind == "Federated":
+        if ":saml-provider/" in principal:
+            return None  # a SAML provider this account set up; its IdP decides who signs in
+        provider = principal.split(":oidc-provider/")[-1]
+        return f"any identity of {provider}"
+    return None  # Service principals
+
+
+def _restricts_with(operator: str, clauses: Any, keys: set[str]) -> bool:
+    name = operator.split(":")[-1].lower()
+    if not isinstance(clauses, dict) or "not" in name or name.endswith("ifexists") or name == "null":
+        return False
+    return any(str(key).lower() in keys for key in clauses)
+
+
+def _restricts_web_identity(condition: dict[str, Any], principal: str) -> bool:
+    provider = principal.split(":oidc-provider/")[-1].lower()
+    wanted = {f"{provider}:sub"}
+    if provider.startswith("cognito-identity.amazonaws.com"):
+        wanted.add("cognito-identity.amazonaws.com:aud")  # an identity pool id pins Cognito trusts
+    return any(_restricts_with(operator, clauses, wanted) for operator, clauses in condition.items())
+
+
+def wildcard_grants(document: Any) -> list[str]:
+    """Allow statements that grant every action (``Action: "*"``) or everything but a list (``NotAction``)."""
+    found = []
+    for s in statements(document):
+        if s.effect != "Allow":
+            continue
+        if any(a in ("*", "*:*") for a in s.actions):
+            found.append("Action *")
+        elif s.not_actions:
+            found.append("NotAction " + ", ".join(s.not_actions[:5]))
+    return found

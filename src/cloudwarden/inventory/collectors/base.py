@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from botocore import xform_name
 from botocore.exceptions import BotoCoreError, ClientError
 
 from cloudwarden.aws.errors import describe_failure, error_code
@@ -134,7 +135,7 @@ def listing(
     ``arn_resource`` is formatted with the item (``"security-group/{GroupId}"``). ``augment`` adds
     per-resource detail in one step after listing (it records its own read failures on the resources).
     """
-    snake = _snake(operation)
+    snake = xform_name(operation)  # DescribeDBInstances -> describe_db_instances
 
     def collect(scope: CollectorScope) -> list[Resource]:
         items = list_all(scope.client(service), snake, expression, **kwargs)
@@ -155,12 +156,3 @@ def listing(
         return resources
 
     return Collector(service, (resource_type,), collect, regional=True, operation=operation)
-
-
-def _snake(operation: str) -> str:
-    out = []
-    for i, ch in enumerate(operation):
-        if ch.isupper() and i and not operation[i - 1].isupper():
-            out.append("_")
-        out.append(ch.lower())
-    return "".join(out)

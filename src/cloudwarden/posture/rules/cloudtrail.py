@@ -96,3 +96,125 @@ def cloudtrail_kms_encrypted(trail: Resource, _: Inventory) -> Verdict:
     if key:
         return passed("Logs are encrypted with a KMS key.", KmsKeyId=key)
     return failed(f"Trail {trail.id} is not encrypted with a KMS key.", KmsKeyId=None)
+
+
+BUCKET = "AWS::S3::Bucket"
+S3_OBJECT = "AWS::S3::Object"
+ALL_BUCKETS = {
+    "arn:aws:s3",
+    "arn:aws:s3:::",
+    "arn:aws-cn:s3",
+    "arn:aws-cn:s3:::",
+    "arn:aws-us-gov:s3",
+    "arn:aws-us-gov:s3:::",
+}
+
+
+@rule(
+    id="cloudtrail_bucket_access_logging",
+    fsbp=("CloudTrail.7",),
+    well_architected=("SEC04",),
+    title="The CloudTrail bucket has server access logging",
+    severity=Severity.LOW,
+    resource_type=TRAIL,
+    cis=("3.4",),
+    rationale="Access logs on the trail's bucket show who read or deleted the audit logs themselves.",
+    remediation="aws s3api put-bucket-logging --bucket TRAIL_BUCKET --bucket-logging-status "
+    '\'{"LoggingEnabled":{"TargetBucket":"LOG_BUCKET","TargetPrefix":"trail-bucket/"}}\'',
+)
+def cloudtrail_bucket_access_logging(trail: Resource, inventory: Inventory) -> Verdict:
+    name = (trail.attr("trail") or {}).get("S3BucketName")
+    if not name:
+        raise Unreadable(f"trail {trail.id} names no S3 bucket")
+    if BUCKET not in inventory.collected_types:
+        raise Unreadable(f"S3 was not collected in this scan; bucket {name} could not be checked (scan the s3 service)")
+    bucket = inventory.find(BUCKET, str(name))
+    if bucket is None:
+        listing = [e.reason for e in inventory.scope_errors if e.resource_type == BUCKET]
+        raise Unreadable(listing[0] if listing else f"evaluated in the account that owns bucket {name}")
+    logging = bucket.attr("logging")
+    if logging and logging.get("TargetBucket"):
+        return passed(
+            f"Bucket {name} logs access to {logging.get('TargetBucket')}.",
+            bucket=name,
+            TargetBucket=logging.get("TargetBucket"),
+        )
+    return failed(f"The trail's bucket {name} has no server access logging.", bucket=name, TargetBucket=None)
+
+
+def s3_data_events(selectors: dict[str, Any], read: bool) -> bool:
+    """Whether the selectors log S3 object-level read (``read``) or write events for every bucket."""
+    wanted = "ReadOnly" if read else "WriteOnly"
+    for selector in selectors.get("EventSelectors") or []:
+        if selector.get("ReadWriteType", "All") not in ("All", wanted):
+            continue
+        for resource in selector.get("DataResources") or []:
+            if resource.get("Type") == S3_OBJECT and ALL_BUCKETS & set(resource.get("Values") or []):
+                return True
+    for advanced in selectors.get("AdvancedEventSelectors") or []:
+        fields = {f.get("Field"): f for f in advanced.get("FieldSelectors", []) if isinstance(f, dict)}
+        if "Data" not in (fields.get("eventCategory") or {}).get("Equals", []):
+            continue
+        if S3_OBJECT not in (fields.get("resources.type") or {}).get("Equals", []):
+            continue
+        if set(fields) - {"eventCategory", "resources.type", "readOnly"}:
+            continue  # narrowed to some buckets, events or callers
+        read_only = [str(v).lower() for v in (fields.get("readOnly") or {}).get("Equals", [])]
+        if not read_only or ("true" if read else "false") in read_only:
+            return True
+    return False
+
+
+def _data_event_rule(inventory: Inventory, read: bool) -> Verdict:
+    kind = "read" if read else "write"
+    unreadable: list[str] = []
+    checked: list[str] = []
+    for trail in inventory.of_type(TRAIL):
+        try:
+            details = trail.attr("trail") or {}
+            logging = (trail.attr("status") or {}).get("IsLogging")
+            covers = s3_data_events(trail.attr("event_selectors") or {}, read)
+        except Unreadable as exc:
+            unreadable.append(f"{trail.id}: {exc.reason}")
+            continue
+        if details.get("IsMultiRegionTrail") and logging and covers:
+            return passed(f"Trail {trail.id} logs S3 object-level {kind} events for all buckets.", trail=trail.arn)
+        checked.append(trail.id)
+    if unreadable:
+        raise Unreadable("no qualifying trail among those readable; could not read " + "; ".join(unreadable))
+    return failed(
+        f"No logging multi-region trail records S3 object-level {kind} events for all buckets.", trails=checked
+    )
+
+
+@rule(
+    id="cloudtrail_s3_data_events_write",
+    fsbp=("S3.22",),
+    well_architected=("SEC04",),
+    title="A multi-region trail logs S3 object-level write events",
+    severity=Severity.MEDIUM,
+    resource_type=ACCOUNT,
+    cis=("3.8",),
+    rationale="Management events do not show who put or deleted objects; data events do.",
+    remediation="aws cloudtrail put-event-selectors --trail-name TRAIL --event-selectors "
+    '\'[{"ReadWriteType":"WriteOnly","DataResources":[{"Type":"AWS::S3::Object","Values":["arn:aws:s3"]}]}]\'',
+)
+def cloudtrail_s3_data_events_write(_: Resource, inventory: Inventory) -> Verdict:
+    return _data_event_rule(inventory, read=False)
+
+
+@rule(
+    id="cloudtrail_s3_data_events_read",
+    fsbp=("S3.23",),
+    well_architected=("SEC04",),
+    title="A multi-region trail logs S3 object-level read events",
+    severity=Severity.MEDIUM,
+    resource_type=ACCOUNT,
+    cis=("3.9",),
+    rationale="Without read data events there is no record of which objects were read, so an exfiltration "
+    "cannot be scoped.",
+    remediation="aws cloudtrail put-event-selectors --trail-name TRAIL --event-selectors "
+    '\'[{"ReadWriteType":"ReadOnly","DataResources":[{"Type":"AWS::S3::Object","Values":["arn:aws:s3"]}]}]\'',
+)
+def cloudtrail_s3_data_events_read(_: Resource, inventory: Inventory) -> Verdict:
+    return _data_event_rule(inventory, read=True)

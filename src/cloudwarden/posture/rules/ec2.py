@@ -1,4 +1,5 @@
-"""EC2 and VPC rules: security groups, network ACLs, flow logs, EBS encryption, instance metadata."""
+"""EC2 and VPC rules: security groups, network ACLs, flow logs, endpoints and peering routes, EBS encryption
+and public snapshots, public AMIs, and instances (metadata, roles, public IPs, Systems Manager)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from cloudwarden.findings.model import Severity
-from cloudwarden.inventory.model import Inventory, Resource
-from cloudwarden.posture.registry import Verdict, failed, passed, rule
+from cloudwarden.inventory.model import Inventory, Resource, Unreadable
+from cloudwarden.posture.registry import Verdict, failed, manual, passed, rule
 
 SECURITY_GROUP = "AWS::EC2::SecurityGroup"
 NETWORK_ACL = "AWS::EC2::NetworkAcl"
@@ -255,3 +256,167 @@ def ec2_instance_uses_role(instance: Resource, _: Inventory) -> Verdict:
     if profile:
         return passed("The instance has an instance profile.", IamInstanceProfile=profile.get("Arn"))
     return failed(f"Instance {instance.id} has no IAM instance profile.", IamInstanceProfile=None)
+
+
+SNAPSHOT = "AWS::EC2::Snapshot"
+IMAGE = "AWS::EC2::Image"
+ROUTE_TABLE = "AWS::EC2::RouteTable"
+SSM_SETTINGS = "AWS::SSM::RegionSettings"
+GATEWAY_SERVICES = ("s3", "dynamodb")
+
+
+@rule(
+    id="ec2_instance_no_public_ip",
+    fsbp=("EC2.9",),
+    well_architected=("SEC05",),
+    title="Instances have no public IPv4 address",
+    severity=Severity.MEDIUM,
+    resource_type=INSTANCE,
+    rationale="An instance with a public address is one security-group mistake away from the internet; put it "
+    "behind a load balancer or NAT instead.",
+    remediation="Launch into a private subnet (no auto-assigned public IP) and reach it through a load balancer, "
+    "NAT gateway or SSM Session Manager; release any Elastic IP.",
+)
+def ec2_instance_no_public_ip(instance: Resource, _: Inventory) -> Verdict:
+    address = instance.attr("PublicIpAddress")
+    if address:
+        return failed(f"Instance {instance.id} has public IP {address}.", PublicIpAddress=address)
+    return passed("The instance has no public IPv4 address.", PublicIpAddress=None)
+
+
+@rule(
+    id="ec2_instance_managed_by_ssm",
+    fsbp=("SSM.1",),
+    well_architected=("SEC06",),
+    title="Instances are managed by Systems Manager",
+    severity=Severity.MEDIUM,
+    resource_type=INSTANCE,
+    rationale="SSM-managed instances can be patched, inventoried and reached without SSH keys or open ports.",
+    remediation="Install or start the SSM agent and give the instance profile AmazonSSMManagedInstanceCore "
+    "(or turn on Default Host Management Configuration).",
+)
+def ec2_instance_managed_by_ssm(instance: Resource, inventory: Inventory) -> Verdict:
+    settings = inventory.find(SSM_SETTINGS, instance.region, instance.region)
+    if settings is None:
+        errors = [
+            e.reason for e in inventory.scope_errors if e.resource_type == SSM_SETTINGS and e.region == instance.region
+        ]
+        raise Unreadable(
+            errors[0] if errors else "Systems Manager was not collected in this scan (scan the ssm service)"
+        )
+    managed = settings.attr("managed_instances") or {}
+    status = managed.get(instance.id)
+    if status is None:
+        return failed(f"Instance {instance.id} is not managed by Systems Manager.", PingStatus=None)
+    return passed(f"Systems Manager manages the instance (ping status {status}).", PingStatus=status)
+
+
+@rule(
+    id="ec2_snapshot_not_public",
+    fsbp=("EC2.1",),
+    well_architected=("SEC03", "SEC08"),
+    title="EBS snapshots are not shared publicly",
+    severity=Severity.CRITICAL,
+    resource_type=SNAPSHOT,
+    rationale="Anyone can create a volume from a public snapshot and read every file that was on the disk.",
+    remediation="aws ec2 modify-snapshot-attribute --snapshot-id ID --attribute createVolumePermission "
+    "--operation-type remove --group-names all",
+)
+def ec2_snapshot_not_public(snapshot: Resource, _: Inventory) -> Verdict:
+    permissions = snapshot.attr("create_volume_permissions") or []
+    if any(isinstance(p, dict) and p.get("Group") == "all" for p in permissions):
+        return failed(f"Snapshot {snapshot.id} can be restored by anyone.", public=True)
+    accounts = [str(p.get("UserId")) for p in permissions if isinstance(p, dict) and p.get("UserId")]
+    return passed("The snapshot is not public.", public=False, shared_with=accounts)
+
+
+@rule(
+    id="ec2_ami_not_public",
+    fsbp=(),
+    well_architected=("SEC03",),
+    title="The account's AMIs are not public",
+    severity=Severity.HIGH,
+    resource_type=IMAGE,
+    rationale="A public AMI publishes its disks, and with them any keys, passwords or data baked into the image.",
+    remediation='aws ec2 modify-image-attribute --image-id ID --launch-permission "Remove=[{Group=all}]" '
+    "(and turn on the account's block public access for AMIs).",
+)
+def ec2_ami_not_public(image: Resource, _: Inventory) -> Verdict:
+    if image.attr("Public"):
+        return failed(f"AMI {image.id} ({image.attr('Name')}) is public.", Public=True)
+    return passed("The AMI is private.", Public=False)
+
+
+@rule(
+    id="ec2_vpc_gateway_endpoints",
+    fsbp=(),
+    well_architected=("SEC05",),
+    title="VPCs have endpoints for S3 and DynamoDB",
+    severity=Severity.LOW,
+    resource_type=VPC,
+    rationale="Without VPC endpoints, traffic to S3 and DynamoDB leaves through NAT or the internet gateway, and "
+    "endpoint policies cannot limit which buckets and tables the VPC may reach.",
+    remediation="aws ec2 create-vpc-endpoint --vpc-id VPC --service-name com.amazonaws.REGION.s3 "
+    "--route-table-ids ... (and the same for dynamodb); add an endpoint policy.",
+)
+def ec2_vpc_gateway_endpoints(vpc: Resource, _: Inventory) -> Verdict:
+    services = {str(e.get("ServiceName", "")).rsplit(".", 1)[-1] for e in vpc.attr("endpoints") or []}
+    missing = [s for s in GATEWAY_SERVICES if s not in services]
+    if missing:
+        return failed(f"VPC {vpc.id} has no endpoint for " + " or ".join(missing) + ".", missing=missing)
+    return passed("The VPC has endpoints for S3 and DynamoDB.", missing=[])
+
+
+@rule(
+    id="ec2_sg_unused",
+    fsbp=(),
+    well_architected=("SEC05",),
+    title="Security groups are in use",
+    severity=Severity.LOW,
+    resource_type=SECURITY_GROUP,
+    rationale="Unused groups accumulate open rules that nobody reviews until someone attaches one to a new resource.",
+    remediation="Check that no launch template or automation needs the group, then delete it.",
+)
+def ec2_sg_unused(group: Resource, _: Inventory) -> Verdict | None:
+    if group.attr("GroupName") == "default":
+        return None  # default groups cannot be deleted
+    interfaces = group.attr("network_interfaces") or []
+    if interfaces:
+        return passed("The security group is attached to network interfaces.", network_interfaces=interfaces[:10])
+    return failed(
+        f"Security group {group.id} ({group.attr('GroupName')}) is not used by any network interface.",
+        network_interfaces=[],
+    )
+
+
+@rule(
+    id="ec2_route_table_peering_least_access",
+    fsbp=(),
+    well_architected=("SEC05",),
+    title="Routes to VPC peering connections are least access (manual)",
+    severity=Severity.MEDIUM,
+    resource_type=ROUTE_TABLE,
+    cis=("5.6",),
+    rationale="A peering route to a whole network (or to everything) lets every subnet reach every host on the "
+    "other side; routes should cover only the subnets that must talk. CIS marks this Manual.",
+    remediation="Replace broad peering routes with routes to the specific peer subnets that need them.",
+)
+def ec2_route_table_peering_least_access(table: Resource, _: Inventory) -> Verdict:
+    routes = [
+        {
+            "destination": r.get("DestinationCidrBlock")
+            or r.get("DestinationIpv6CidrBlock")
+            or r.get("DestinationPrefixListId"),
+            "peering": r.get("VpcPeeringConnectionId"),
+        }
+        for r in table.attr("Routes") or []
+        if isinstance(r, dict) and r.get("VpcPeeringConnectionId")
+    ]
+    if not routes:
+        return passed("The route table has no routes to a peering connection.", peering_routes=[])
+    everything = [r for r in routes if r["destination"] in (ANY_IPV4, ANY_IPV6)]
+    if everything:
+        return failed(f"Route table {table.id} sends all traffic to a peering connection.", peering_routes=routes)
+    return manual(
+        f"Confirm that the peering routes of {table.id} cover only the subnets that must talk.", peering_routes=routes
+    )

@@ -158,3 +158,98 @@ def s3_bucket_versioning_enabled(bucket: Resource, _: Inventory) -> Verdict:
     if status == "Enabled":
         return passed("Versioning is enabled.", versioning=status)
     return failed(f"Bucket {bucket.id} does not keep object versions ({status}).", versioning=status)
+
+
+@rule(
+    id="s3_bucket_mfa_delete",
+    fsbp=("S3.20",),
+    well_architected=("SEC08", "SEC10"),
+    title="S3 buckets require MFA to delete versions",
+    severity=Severity.LOW,
+    resource_type=BUCKET,
+    cis=("2.1.2",),
+    rationale="With MFA Delete, deleting an object version or suspending versioning needs the root user's MFA "
+    "code, so stolen credentials cannot wipe the history.",
+    remediation="As root with MFA: aws s3api put-bucket-versioning --bucket NAME --versioning-configuration "
+    "Status=Enabled,MFADelete=Enabled --mfa 'SERIAL CODE'",
+)
+def s3_bucket_mfa_delete(bucket: Resource, _: Inventory) -> Verdict:
+    versioning = bucket.attr("versioning") or {}
+    mfa_delete = versioning.get("MFADelete") or "Disabled"
+    if versioning.get("Status") == "Enabled" and mfa_delete == "Enabled":
+        return passed("Versioning with MFA Delete is on.", MFADelete=mfa_delete)
+    return failed(
+        f"Bucket {bucket.id} does not require MFA to delete versions.",
+        MFADelete=mfa_delete,
+        versioning=versioning.get("Status") or "Never enabled",
+    )
+
+
+def _default_encryption(bucket: Resource) -> dict[str, Any] | None:
+    rules = (bucket.attr("encryption") or {}).get("Rules") or []
+    for item in rules:
+        default = item.get("ApplyServerSideEncryptionByDefault") if isinstance(item, dict) else None
+        if isinstance(default, dict) and default.get("SSEAlgorithm"):
+            return {"SSEAlgorithm": default.get("SSEAlgorithm"), "BucketKeyEnabled": bool(item.get("BucketKeyEnabled"))}
+    return None
+
+
+@rule(
+    id="s3_bucket_default_encryption",
+    fsbp=(),
+    well_architected=("SEC08",),
+    title="S3 buckets have default encryption",
+    severity=Severity.MEDIUM,
+    resource_type=BUCKET,
+    rationale="Since January 2023 AWS applies SSE-S3 to every bucket, so on AWS this fails only when the "
+    "configuration is missing (older S3-compatible endpoints and emulators still answer 'not found').",
+    remediation="aws s3api put-bucket-encryption --bucket NAME --server-side-encryption-configuration "
+    '\'{"Rules":[{"ApplyServerSideEncryptionByDefault":{"SSEAlgorithm":"aws:kms"},"BucketKeyEnabled":true}]}\'',
+)
+def s3_bucket_default_encryption(bucket: Resource, _: Inventory) -> Verdict:
+    default = _default_encryption(bucket)
+    if default is None:
+        return failed(f"Bucket {bucket.id} has no default encryption configuration.", SSEAlgorithm=None)
+    return passed(f"Objects are encrypted by default with {default['SSEAlgorithm']}.", **default)
+
+
+@rule(
+    id="s3_bucket_key_enabled",
+    fsbp=(),
+    well_architected=("SEC08",),
+    title="SSE-KMS buckets use S3 Bucket Keys",
+    severity=Severity.LOW,
+    resource_type=BUCKET,
+    rationale="Without a bucket key every object operation calls KMS: high cost, and throttling that tempts teams "
+    "back to weaker encryption.",
+    remediation="Set BucketKeyEnabled true in the bucket's default encryption rule (put-bucket-encryption).",
+)
+def s3_bucket_key_enabled(bucket: Resource, _: Inventory) -> Verdict:
+    default = _default_encryption(bucket)
+    if default is None or not str(default["SSEAlgorithm"]).startswith("aws:kms"):
+        algorithm = default["SSEAlgorithm"] if default else None
+        return passed(
+            f"Bucket keys apply to SSE-KMS only; this bucket uses {algorithm or 'no default encryption'}.",
+            SSEAlgorithm=algorithm,
+        )
+    if default["BucketKeyEnabled"]:
+        return passed("SSE-KMS with an S3 Bucket Key.", **default)
+    return failed(f"Bucket {bucket.id} uses SSE-KMS without a bucket key.", **default)
+
+
+@rule(
+    id="s3_bucket_lifecycle_configured",
+    fsbp=("S3.13",),
+    well_architected=("SEC07",),
+    title="S3 buckets have an enabled lifecycle rule",
+    severity=Severity.LOW,
+    resource_type=BUCKET,
+    rationale="Data kept forever is data exposed forever; lifecycle rules expire what is no longer needed, "
+    "including old versions.",
+    remediation="aws s3api put-bucket-lifecycle-configuration --bucket NAME --lifecycle-configuration file://rules.json",
+)
+def s3_bucket_lifecycle_configured(bucket: Resource, _: Inventory) -> Verdict:
+    rules = [r for r in bucket.attr("lifecycle_rules") or [] if isinstance(r, dict) and r.get("Status") == "Enabled"]
+    if rules:
+        return passed("The bucket has enabled lifecycle rules.", lifecycle_rules=[r.get("ID") for r in rules])
+    return failed(f"Bucket {bucket.id} has no enabled lifecycle rule.", lifecycle_rules=[])
