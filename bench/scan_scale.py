@@ -19,10 +19,11 @@ from cloudwarden.demo.environment import DEMO_REGIONS, seed_sample_company
 from cloudwarden.posture.scan import scan_account
 
 
-def measure(emulator: EmbeddedAws, scale: int, repeat: int) -> dict[str, float]:
+def measure(emulator: EmbeddedAws, scale: int, repeat: int, core_only: bool) -> dict[str, float]:
     emulator.reset()
     seeder = emulator.context(read_only=False)
-    seed_sample_company(lambda s, r: seeder.client(s, r), DEFAULT_ACCOUNT_ID, scale=scale)
+    seed_sample_company(lambda s, r: seeder.client(s, r), DEFAULT_ACCOUNT_ID, scale=scale,
+                        more_samples=not core_only)
     times, calls, resources, findings = [], 0, 0, 0
     for _ in range(repeat):
         scanner = emulator.context()
@@ -38,10 +39,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scales", default="1,10,50")
     parser.add_argument("--repeat", type=int, default=3, help="scans per scale; the median time is reported")
+    parser.add_argument("--core-only", action="store_true",
+                        help="seed only the first slice's resources (IAM, S3, EC2, CloudTrail, KMS, Config)")
     args = parser.parse_args()
     scales = [int(s) for s in args.scales.split(",")]
     with EmbeddedAws() as emulator:
-        rows = [measure(emulator, scale, args.repeat) for scale in scales]
+        rows = [measure(emulator, scale, args.repeat, args.core_only) for scale in scales]
     print(f"{'scale':>5} {'resources':>9} {'API calls':>9} {'calls/res':>9} {'findings':>8} {'seconds':>8}")
     for row in rows:
         print(f"{row['scale']:>5} {row['resources']:>9} {row['calls']:>9} {row['calls'] / row['resources']:>9.2f} "

@@ -49,7 +49,12 @@ class EmbeddedAws:
         # scan reports as ERROR); none of that is for the user.
         for name in ("werkzeug", "moto"):
             logging.getLogger(name).setLevel(logging.CRITICAL)
+        from moto.moto_server import werkzeug_app
         from moto.server import ThreadedMotoServer  # imported late: it reads the settings above
+
+        # moto print()s a hint for its own developers on every request to a service it lacks (e.g. IAM
+        # Access Analyzer); the scan already reports those calls as ERROR.
+        werkzeug_app.print = lambda *_, **__: None  # type: ignore[attr-defined]
 
         self._server = ThreadedMotoServer(ip_address=self.host, port=0, verbose=False)
         self._server.start()

@@ -40,14 +40,18 @@ class SampleEnvironment:
         self.mistakes.append(PlantedMistake(rule_id, resource_id, what))
 
 
-def seed_sample_company(client: ClientFactory, account_id: str, scale: int = 1) -> SampleEnvironment:
-    """Create Acme's account in the emulator. ``scale`` multiplies the per-team resources (benchmarks)."""
+def seed_sample_company(
+    client: ClientFactory, account_id: str, scale: int = 1, more_samples: bool = True
+) -> SampleEnvironment:
+    """Create Acme's account in the emulator. ``scale`` multiplies the per-team resources (benchmarks);
+    ``more_samples=False`` seeds only the core (IAM, S3, EC2, CloudTrail, KMS, Config), for comparing
+    scans of the same resources across versions."""
     env = SampleEnvironment()
     _identity(client, account_id, env, scale)
     _storage(client, account_id, env, scale)
     app_key = _logging_and_keys(client, account_id, env, scale)
     _network_and_compute(client, env, scale, app_key)
-    for module in _more_samples():
+    for module in _more_samples() if more_samples else []:
         module.seed(client, account_id, env, scale)
     return env
 

@@ -121,7 +121,8 @@ def collect_iam(scope: CollectorScope) -> list[Resource]:
     except (ClientError, BotoCoreError) as exc:
         scope.unreadable(USER, exc, "iam", "ListUsers")
     else:
-        resources += for_each(users, lambda u: _user(scope, iam, u, rows, report_error))
+        generated = report["generated"] if report else None
+        resources += for_each(users, lambda u: _user(scope, iam, u, rows, report_error, generated))
         inline_by_user = {u.get("UserName"): u.get("UserPolicyList") for u in details.get("UserDetailList", [])}
         for user in resources[1:]:
             if details_error:
@@ -241,7 +242,12 @@ def credential_report(iam: Any) -> tuple[dict[str, Any] | None, str | None]:
 
 
 def _user(
-    scope: CollectorScope, iam: Any, user: dict[str, Any], report_rows: dict[str, Any], report_error: str | None
+    scope: CollectorScope,
+    iam: Any,
+    user: dict[str, Any],
+    report_rows: dict[str, Any],
+    report_error: str | None,
+    report_generated: Any = None,
 ) -> Resource:
     name = user["UserName"]
     resource = Resource(USER, name, GLOBAL, scope.account_id, arn=user.get("Arn", ""), attributes=jsonable(user))
@@ -288,6 +294,7 @@ def _user(
         resource.errors["credentials"] = report_error
     else:
         resource.attributes["credentials"] = report_rows.get(name)
+        resource.attributes["credential_report_generated"] = report_generated
     return resource
 
 

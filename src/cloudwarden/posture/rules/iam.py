@@ -166,6 +166,16 @@ def iam_user_console_mfa(user: Resource, _: Inventory) -> Verdict | None:
     return failed(f"User {user.id} can sign in to the console without MFA.", login_profile=True, mfa_devices=[])
 
 
+def credential_report_age(resource: Resource) -> dict[str, Any]:
+    """When the credential report behind a verdict was generated, and how many hours before the scan."""
+    generated = resource.attributes.get("credential_report_generated")
+    age = days_since(generated)
+    return {
+        "credential_report_generated": generated,
+        "credential_report_age_hours": None if age is None else round(age * 24, 1),
+    }
+
+
 @rule(
     id="iam_user_unused_credentials",
     fsbp=("IAM.22",),
@@ -179,6 +189,7 @@ def iam_user_console_mfa(user: Resource, _: Inventory) -> Verdict | None:
 )
 def iam_user_unused_credentials(user: Resource, _: Inventory) -> Verdict:
     row = user.attr("credentials") or {}
+    report = credential_report_age(user)
     stale: list[str] = []
     if row.get("password_enabled") == "true":
         used = days_since(row.get("password_last_used"))
@@ -198,8 +209,9 @@ def iam_user_unused_credentials(user: Resource, _: Inventory) -> Verdict:
             + "; ".join(stale)
             + ".",
             stale=stale,
+            **report,
         )
-    return passed("No active credential is unused for 45 days.", stale=[])
+    return passed("No active credential is unused for 45 days.", stale=[], **report)
 
 
 @rule(
