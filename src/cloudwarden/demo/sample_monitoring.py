@@ -25,28 +25,11 @@ from typing import Any
 
 from cloudwarden.demo.environment import PRIMARY_REGION, ClientFactory, SampleEnvironment
 from cloudwarden.posture.monitoring_controls import CIS_PATTERNS
+from cloudwarden.posture.rules.monitoring import RULE_OF
 
 LOG_GROUP = "acme/cloudtrail"
 NAMESPACE = "AcmeSecurity"
 TRAIL = "main"
-
-RULE_OF = {
-    "4.1": "monitoring_unauthorized_api_calls",
-    "4.2": "monitoring_console_signin_without_mfa",
-    "4.3": "monitoring_root_usage",
-    "4.4": "monitoring_iam_policy_changes",
-    "4.5": "monitoring_cloudtrail_changes",
-    "4.6": "monitoring_console_auth_failures",
-    "4.7": "monitoring_cmk_disable_or_deletion",
-    "4.8": "monitoring_s3_bucket_policy_changes",
-    "4.9": "monitoring_config_changes",
-    "4.10": "monitoring_security_group_changes",
-    "4.11": "monitoring_nacl_changes",
-    "4.12": "monitoring_network_gateway_changes",
-    "4.13": "monitoring_route_table_changes",
-    "4.14": "monitoring_vpc_changes",
-    "4.15": "monitoring_organizations_changes",
-}
 
 # control -> (filter pattern, alarm?, topic) ; topic "alerts" has a subscriber, "unwatched" has none.
 FILTERS: dict[str, tuple[str, bool, str]] = {

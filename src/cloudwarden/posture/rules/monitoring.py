@@ -442,3 +442,6 @@ def _register(
 
 for _rule in _RULES:
     _register(*_rule)
+
+# CIS control id -> the rule that decides it ("4.1" -> "monitoring_unauthorized_api_calls").
+RULE_OF: dict[str, str] = {control_id: rule_id for rule_id, control_id, *_ in _RULES}
