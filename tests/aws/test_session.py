@@ -56,3 +56,14 @@ def test_s3control_reaches_a_custom_endpoint(aws):
     config = aws.context().client("s3control").get_public_access_block(AccountId=ACCOUNT_ID)
     assert config["PublicAccessBlockConfiguration"]["RestrictPublicBuckets"] is False
     assert config["PublicAccessBlockConfiguration"]["BlockPublicAcls"] is True
+
+
+def test_contexts_share_one_model_loader_without_growing_its_search_path(aws):
+    first, second = aws.context(), aws.context()
+    loaders = {id(ctx.session._session.get_component("data_loader")) for ctx in (first, second)}
+    assert len(loaders) == 1
+    paths = first.session._session.get_component("data_loader").search_paths
+    assert len(paths) == len(set(paths))
+    # Both contexts still work against the emulator with their own credentials and call counts.
+    second.client("iam").list_users()
+    assert second.api_calls["iam:ListUsers"] == 1 and first.api_calls["iam:ListUsers"] == 0

@@ -19,7 +19,9 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import boto3
+import botocore.session
 from botocore.config import Config
+from botocore.loaders import Loader, create_loader
 
 # Operations that only read. GenerateCredentialReport is the one non-Get/List/Describe call posture
 # needs: it asks IAM to build a report and changes no configuration.
@@ -31,6 +33,33 @@ READ_OPERATIONS = frozenset({"GenerateCredentialReport", "GetCallerIdentity", "A
 DEFAULT_MAX_ATTEMPTS = 5
 # The embedded emulator answers "not implemented" with HTTP 500, which is worth no retry.
 EMULATOR_MAX_ATTEMPTS = 2
+
+
+_SHARED_LOADER: Loader | None = None
+_LOADER_LOCK = threading.Lock()
+
+
+def _shared_loader() -> Loader:
+    """One botocore model loader for the process. Each session otherwise re-reads and re-parses the JSON
+    service models (tens of milliseconds per service), once per account in an organisation scan and
+    once per warm Lambda invocation."""
+    global _SHARED_LOADER
+    with _LOADER_LOCK:
+        if _SHARED_LOADER is None:
+            _SHARED_LOADER = create_loader()
+        return _SHARED_LOADER
+
+
+def new_session(**kwargs: Any) -> boto3.Session:
+    """A boto3 session (same arguments as ``boto3.Session``) that shares the process's model loader."""
+    loader = _shared_loader()
+    core = botocore.session.get_session()
+    core.register_component("data_loader", loader)
+    session = boto3.Session(botocore_session=core, **kwargs)
+    with _LOADER_LOCK:  # boto3 appends its resource path to the loader once per session
+        paths = loader.search_paths
+        paths[:] = list(dict.fromkeys(paths))
+    return session
 
 
 class WriteRefused(RuntimeError):
@@ -78,13 +107,13 @@ class AwsContext:
                 "aws_access_key_id": credentials["AWS_ACCESS_KEY_ID"],
                 "aws_secret_access_key": credentials["AWS_SECRET_ACCESS_KEY"],
             }
-        session = boto3.Session(profile_name=profile, region_name=region, **keys)
+        session = new_session(profile_name=profile, region_name=region, **keys)
         if session.region_name is None:
-            session = boto3.Session(profile_name=profile, region_name="us-east-1", **keys)
+            session = new_session(profile_name=profile, region_name="us-east-1", **keys)
         if role_arn:
             sts = session.client("sts", endpoint_url=endpoint_url, config=Config(retries=_retries(max_attempts)))
             creds = sts.assume_role(RoleArn=role_arn, RoleSessionName="cloudwarden")["Credentials"]
-            session = boto3.Session(
+            session = new_session(
                 aws_access_key_id=creds["AccessKeyId"],
                 aws_secret_access_key=creds["SecretAccessKey"],
                 aws_session_token=creds["SessionToken"],

@@ -55,6 +55,7 @@ class EmbeddedAws:
         # moto print()s a hint for its own developers on every request to a service it lacks (e.g. IAM
         # Access Analyzer); the scan already reports those calls as ERROR.
         werkzeug_app.print = lambda *_, **__: None  # type: ignore[attr-defined]
+        _memoise_module_listing()
 
         self._server = ThreadedMotoServer(ip_address=self.host, port=0, verbose=False)
         self._server.start()
@@ -85,6 +86,22 @@ class EmbeddedAws:
 
     def __exit__(self, *_: object) -> None:
         self.stop()
+
+
+def _memoise_module_listing() -> None:
+    """moto's dispatcher lists its own package directory (a ``stat`` per service) on every request to
+    find the backend; the directory does not change while the server runs, so list it once."""
+    from moto import backends
+
+    if getattr(backends.list_of_moto_modules, "memoised", False):
+        return
+    modules = tuple(backends.list_of_moto_modules())
+
+    def listing() -> tuple[str, ...]:
+        return modules
+
+    listing.memoised = True  # type: ignore[attr-defined]
+    backends.list_of_moto_modules = listing  # type: ignore[assignment]
 
 
 def age_access_key(user_name: str, days: int, account_id: str = DEFAULT_ACCOUNT_ID) -> None:
