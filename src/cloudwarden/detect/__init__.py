@@ -1,0 +1,1 @@
+"""Detection: Sigma rules over CloudTrail events (streaming matcher; lanes and SQL come on top of it)."""

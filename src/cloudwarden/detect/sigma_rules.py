@@ -1,0 +1,142 @@
+"""Loading Sigma detection rules for CloudTrail, as users already have them (SigmaHQ's rules run unchanged).
+
+pySigma parses each YAML document and its condition; :mod:`cloudwarden.detect.matcher` compiles the parsed
+condition. A rule that cannot run here (another log source, a feature the matcher lacks, invalid YAML) is never
+dropped silently: it comes back as a :class:`RuleProblem` with the file and the reason.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from sigma.collection import SigmaCollection
+from sigma.exceptions import SigmaError
+from sigma.rule import SigmaRule
+
+from cloudwarden.detect.matcher import Predicate, Unsupported, compile_condition
+
+MAX_RULE_FILE_BYTES = 1024 * 1024
+RULE_SUFFIXES = (".yml", ".yaml")
+_ATTACK_TECHNIQUE = re.compile(r"t\d{4}(\.\d{3})?")
+
+
+@dataclass(frozen=True)
+class DetectionRule:
+    """One Sigma rule, compiled. ``match(event)`` is True when the CloudTrail record (a dict) matches."""
+
+    id: str
+    title: str
+    level: str
+    description: str
+    source: str  # the file it came from
+    attack: tuple[str, ...]  # MITRE ATT&CK technique ids, e.g. ("T1562.008",)
+    cis: tuple[str, ...]  # CIS AWS Foundations control ids, e.g. ("4.5",)
+    tags: tuple[str, ...]
+    match: Predicate
+    # eventName / eventSource values (lower case) the rule requires, for the matcher's index; empty: any event.
+    event_names: frozenset[str]
+    event_sources: frozenset[str]
+    sigma: SigmaRule
+
+
+@dataclass(frozen=True)
+class RuleProblem:
+    """A rule that was not loaded, and why."""
+
+    source: str
+    reason: str
+
+
+def rule_files(paths: Iterable[Path]) -> Iterator[Path]:
+    """Every ``*.yml``/``*.yaml`` file given, or below a folder given, in path order."""
+    for path in paths:
+        if path.is_dir():
+            yield from sorted(p for p in path.rglob("*") if p.suffix in RULE_SUFFIXES and p.is_file())
+        else:
+            yield path
+
+
+def load_rules(paths: Iterable[Path]) -> tuple[list[DetectionRule], list[RuleProblem]]:
+    """Load and compile every rule under ``paths``; what cannot run is reported, never skipped."""
+    rules: list[DetectionRule] = []
+    problems: list[RuleProblem] = []
+    for path in rule_files(paths):
+        try:
+            if path.stat().st_size > MAX_RULE_FILE_BYTES:
+                problems.append(RuleProblem(str(path), f"larger than {MAX_RULE_FILE_BYTES} bytes"))
+                continue
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            problems.append(RuleProblem(str(path), f"cannot read: {exc}"))
+            continue
+        loaded, found = load_text(text, str(path))
+        rules.extend(loaded)
+        problems.extend(found)
+    return rules, problems
+
+
+def load_text(text: str, source: str) -> tuple[list[DetectionRule], list[RuleProblem]]:
+    """The rules of one YAML text (one or more documents)."""
+    try:
+        collection = SigmaCollection.from_yaml(text, collect_errors=True)
+    except (SigmaError, ValueError, yaml.YAMLError) as exc:  # YAML that cannot even be split into documents
+        return [], [RuleProblem(source, f"not a Sigma rule file: {exc}")]
+    rules: list[DetectionRule] = []
+    problems: list[RuleProblem] = []
+    for error in collection.errors:
+        problems.append(RuleProblem(source, f"invalid Sigma: {error}"))
+    for item in collection.rules:
+        if not isinstance(item, SigmaRule):
+            kind = type(item).__name__.removeprefix("Sigma")
+            problems.append(RuleProblem(source, f"{kind} rules are not supported yet ({_title(item)})"))
+            continue
+        if item.errors:
+            problems.append(RuleProblem(source, f"invalid Sigma in {_title(item)}: {item.errors[0]}"))
+            continue
+        logsource = item.logsource
+        if (logsource.product or "").lower() != "aws" or (logsource.service or "").lower() != "cloudtrail":
+            problems.append(
+                RuleProblem(source, f"{_title(item)}: log source {logsource.product}/{logsource.service}, "
+                                    "not aws/cloudtrail")
+            )
+            continue
+        try:
+            rules.append(_compile(item, source))
+        except Unsupported as exc:
+            problems.append(RuleProblem(source, f"{_title(item)}: {exc}"))
+        except SigmaError as exc:
+            problems.append(RuleProblem(source, f"{_title(item)}: invalid condition: {exc}"))
+    return rules, problems
+
+
+def _title(item: Any) -> str:
+    return str(getattr(item, "title", None) or getattr(item, "id", None) or "untitled")
+
+
+def _compile(rule: SigmaRule, source: str) -> DetectionRule:
+    conditions = [condition.parsed for condition in rule.detection.parsed_condition]
+    compiled = compile_condition(conditions)
+    tags = tuple(f"{tag.namespace}.{tag.name}" for tag in rule.tags)
+    attack = tuple(
+        tag.name.upper() for tag in rule.tags if tag.namespace == "attack" and _ATTACK_TECHNIQUE.fullmatch(tag.name)
+    )
+    cis = tuple(tag.name for tag in rule.tags if tag.namespace == "cis")
+    return DetectionRule(
+        id=str(rule.id or rule.name or rule.title),
+        title=rule.title,
+        level=str(rule.level.name.lower() if rule.level else "medium"),
+        description=(rule.description or "").strip(),
+        source=source,
+        attack=attack,
+        cis=cis,
+        tags=tags,
+        match=compiled.match,
+        event_names=compiled.required.get("eventName", frozenset()),
+        event_sources=compiled.required.get("eventSource", frozenset()),
+        sigma=rule,
+    )
