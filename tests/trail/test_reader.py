@@ -9,9 +9,9 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cloudwarden.trail.extract import COLUMNS, TRUNCATED_MARKER, extract_row, json_field
+from cloudwarden.trail.extract import COLUMNS, TRUNCATED_MARKER, extract_row, extract_typed, json_field
 from cloudwarden.trail.ingest import ingest
-from cloudwarden.trail.reader import decompress_bounded, parse_log
+from cloudwarden.trail.reader import TrailRecord, decompress_bounded, parse_log
 from cloudwarden.trail.sources import LocalSource
 from cloudwarden.trail.store import TrailStore
 from tests.trail.helpers import event, write_log
@@ -194,3 +194,35 @@ def test_extractor_never_raises_and_always_decides(record: object) -> None:
         assert all(value is None or isinstance(value, str | bytes | bool) for value in row)
     else:
         assert isinstance(row, str) and row
+
+
+def _comparable(row: tuple | str) -> tuple | str:
+    """A row with its JSON columns parsed: the typed path keeps the log's own JSON text, the dict path writes
+    it again, so the two agree on values, not on bytes."""
+    if isinstance(row, str):
+        return row
+    return tuple(orjson.loads(v) if isinstance(v, bytes) else v for v in row)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(records, min_size=1, max_size=6), st.booleans())
+def test_typed_fast_path_and_dict_path_store_the_same_rows(batch: list, pretty: bool) -> None:
+    """Ingestion decodes logs by type when it can and falls back to dicts when it cannot; whichever path a file
+    takes, each record must give the same row, or be bad for the same reason."""
+    try:
+        text = orjson.dumps({"Records": batch}, option=orjson.OPT_INDENT_2 if pretty else 0)
+    except orjson.JSONEncodeError:
+        return  # not expressible as a log file (e.g. integers beyond 64 bits)
+    typed = parse_log("typed.json", text, typed=True)
+    plain = parse_log("plain.json", text)
+    assert typed.error == plain.error
+    typed_rows = [extract_typed(r) if isinstance(r, TrailRecord) else extract_row(r) for r in typed.records]
+    plain_rows = [extract_row(r) for r in plain.records]
+    assert [_comparable(r) for r in typed_rows] == [_comparable(r) for r in plain_rows]
+
+
+def test_a_well_formed_log_takes_the_typed_path() -> None:
+    text = orjson.dumps({"Records": [event(), event(name="PutObject", readOnly="false")]})
+    parsed = parse_log("log.json", text, typed=True)
+    assert all(isinstance(record, TrailRecord) for record in parsed.records)
+    assert _comparable(extract_typed(parsed.records[1])) == _comparable(extract_row(orjson.loads(text)["Records"][1]))

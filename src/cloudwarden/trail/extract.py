@@ -12,9 +12,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import msgspec
 import orjson
 
 from cloudwarden.trail.principal import Principal, normalise
+from cloudwarden.trail.reader import TrailRecord
 
 MAX_JSON_FIELD = 1024 * 1024
 MAX_TEXT_FIELD = 64 * 1024
@@ -59,6 +61,8 @@ _match_time = _EVENT_TIME.fullmatch
 _dumps = orjson.dumps
 PRINCIPAL_CACHE_SIZE = 20_000
 _principals: dict[bytes | None, Principal] = {}
+_UNPARSED = object()  # "parse the identity from its JSON text when it is not cached"
+_NULL_RAW = msgspec.Raw(b"null")
 _OPTIONAL_TEXT = (
     ("awsRegion", "aws_region"),
     ("recipientAccountId", "account_id"),
@@ -125,6 +129,97 @@ def _why_bad(record: Any) -> str:
     return "unreadable record"
 
 
+def _raw_field(raw: msgspec.Raw, limit: int = MAX_JSON_FIELD) -> bytes | None:
+    """A raw JSON field as stored: None for ``null``, past ``limit`` the same marker as :func:`json_field`."""
+    data = bytes(raw)
+    if data == b"null":
+        return None
+    if len(data) > limit:
+        return json_field(orjson.Fragment(data), limit)
+    return data
+
+
+def _principal(identity_json: bytes | None, identity: Any) -> Principal:
+    """The normalised principal of a userIdentity, cached by its JSON text (a session repeats it per call)."""
+    who = _principals.get(identity_json)
+    if who is None:
+        if len(_principals) >= PRINCIPAL_CACHE_SIZE:
+            _principals.clear()
+        if identity is _UNPARSED:
+            identity = orjson.loads(identity_json) if identity_json is not None else None
+        who = _principals[identity_json] = normalise(identity)
+    return who
+
+
+
+def _as_dict(record: TrailRecord) -> dict[str, Any]:
+    """A typed record as the dict it was decoded from, for the reasons of a bad record (a rare path)."""
+    fields = msgspec.structs.asdict(record)
+    return {
+        key: orjson.loads(bytes(value)) if isinstance(value, msgspec.Raw) else value
+        for key, value in fields.items()
+        if value is not None and value != _NULL_RAW
+    }
+
+
+
+def extract_typed(record: TrailRecord) -> tuple[Any, ...] | str:
+    """:func:`extract_row` for a :class:`TrailRecord` (string fields already type-checked by the decoder)."""
+    event_id = record.eventID
+    event_time = record.eventTime
+    if (
+        not event_id
+        or len(event_id) > MAX_EVENT_ID
+        or event_time is None
+        or record.eventSource is None
+        or record.eventName is None
+        or not _match_time(event_time)
+        or (event_time[8:10] > "28" and not _real_day(event_time))
+    ):
+        return _why_bad(_as_dict(record))
+    identity_json = bytes(record.userIdentity)
+    if identity_json == b"null":
+        identity_json = None
+    elif identity_json[:1] != b"{":
+        return _why_bad(_as_dict(record))
+    read_only = record.readOnly
+    if read_only is not None and type(read_only) is not bool:
+        if read_only == "true":
+            read_only = True
+        elif read_only == "false":
+            read_only = False
+        else:
+            return _why_bad(_as_dict(record))
+    user_agent = record.userAgent
+    if user_agent is not None and len(user_agent) > MAX_TEXT_FIELD:
+        user_agent = _text(user_agent)
+    error_message = record.errorMessage
+    if error_message is not None and len(error_message) > MAX_TEXT_FIELD:
+        error_message = _text(error_message)
+    if identity_json is not None and len(identity_json) > MAX_JSON_FIELD:
+        identity_json = json_field(orjson.Fragment(identity_json))
+    return (
+        event_id,
+        event_time,
+        record.eventSource,
+        record.eventName,
+        record.awsRegion,
+        record.recipientAccountId,
+        *_principal(identity_json, _UNPARSED),
+        record.sourceIPAddress,
+        user_agent,
+        record.errorCode,
+        error_message,
+        read_only,
+        record.eventType,
+        _raw_field(record.requestParameters),
+        _raw_field(record.responseElements),
+        _raw_field(record.additionalEventData),
+        _raw_field(record.resources),
+        identity_json,
+    )
+
+
 def extract_row(record: Any) -> tuple[Any, ...] | str:
     """The row of ``record`` (in COLUMNS order), or a string saying why it is not a valid event."""
     if type(record) is not dict:
@@ -176,11 +271,7 @@ def extract_row(record: Any) -> tuple[Any, ...] | str:
     if error_message is not None and len(error_message) > MAX_TEXT_FIELD:
         error_message = _text(error_message)
     identity_json = json_field(identity)
-    who = _principals.get(identity_json)  # the same identity recurs for every call of a session: normalise once
-    if who is None:
-        if len(_principals) >= PRINCIPAL_CACHE_SIZE:
-            _principals.clear()
-        who = _principals[identity_json] = normalise(identity)
+    who = _principal(identity_json, identity)
     return (
         event_id,
         event_time,

@@ -33,7 +33,9 @@ class TrailSource(Protocol):
 
     def list(self) -> Iterator[LogObject]: ...
 
-    def read(self, log: LogObject, max_bytes: int = DEFAULT_MAX_BYTES) -> LogFile: ...
+    def read(self, log: LogObject, max_bytes: int = DEFAULT_MAX_BYTES, typed: bool = False) -> LogFile:
+        """The file's records (``typed``: see :func:`cloudwarden.trail.reader.parse_log`), or why not."""
+        ...
 
 
 def is_log_name(name: str) -> bool:
@@ -66,7 +68,7 @@ class LocalSource:
                     continue  # vanished between listing and stat
                 yield LogObject(str(path.resolve()), stat.st_size, str(stat.st_mtime_ns))
 
-    def read(self, log: LogObject, max_bytes: int = DEFAULT_MAX_BYTES) -> LogFile:
+    def read(self, log: LogObject, max_bytes: int = DEFAULT_MAX_BYTES, typed: bool = False) -> LogFile:
         try:
             with open(log.location, "rb") as handle:
                 data = handle.read(max_bytes + 1)
@@ -76,7 +78,7 @@ class LocalSource:
             return LogFile(
                 location=log.location, size=log.size, error=f"file size exceeds the limit of {max_bytes} bytes"
             )
-        return parse_log(log.location, data, max_bytes)
+        return parse_log(log.location, data, max_bytes, typed)
 
 
 def parse_s3_url(url: str) -> tuple[str, str]:
@@ -108,7 +110,7 @@ class S3Source:
                         f"s3://{self.bucket}/{key}", int(item.get("Size", 0)), str(item.get("ETag", "")).strip('"')
                     )
 
-    def read(self, log: LogObject, max_bytes: int = DEFAULT_MAX_BYTES) -> LogFile:
+    def read(self, log: LogObject, max_bytes: int = DEFAULT_MAX_BYTES, typed: bool = False) -> LogFile:
         from botocore.exceptions import BotoCoreError, ClientError
 
         key = log.location[len(f"s3://{self.bucket}/") :]
@@ -128,4 +130,4 @@ class S3Source:
             return LogFile(
                 location=log.location, size=log.size, error=f"object size exceeds the limit of {max_bytes} bytes"
             )
-        return parse_log(log.location, data, max_bytes)
+        return parse_log(log.location, data, max_bytes, typed)
