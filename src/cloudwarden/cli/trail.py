@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -77,9 +77,65 @@ class IngestBar:
         self._progress.stop()
 
 
+def _lookup_source(
+    profile: str | None,
+    endpoint_url: str | None,
+    regions: list[str] | None,
+    all_regions: bool,
+    since: str | None,
+    from_: str | None,
+    to: str | None,
+) -> Any:
+    """The LookupEvents source for ``trail ingest --lookup`` (says so when the window was cut to 90 days)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from cloudwarden.aws.regions import resolve_regions
+    from cloudwarden.cli.common import aws_context, check_region_options
+    from cloudwarden.trail.lookup import LookupSource, lookup_window
+    from cloudwarden.trail.queries import TimeWindow
+
+    check_region_options(regions, all_regions)
+    now = datetime.now(UTC).replace(microsecond=0)
+    try:
+        window = TimeWindow.parse(since, from_, to, now=now.replace(tzinfo=None))
+        chosen = lookup_window(window.start, window.end, now)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--since/--from/--to") from exc
+    if chosen.notice:
+        err_console.print(Text("note: ", style="yellow") + terminal_text(chosen.notice, 500), soft_wrap=True)
+    aws = aws_context(profile, None, endpoint_url, regions[0] if regions else None)
+    names = regions or [aws.default_region]
+    if all_regions:
+        names, warning = resolve_regions(aws, [])
+        if warning:
+            err_console.print(Text("warning: ", style="yellow") + terminal_text(warning, 500), soft_wrap=True)
+    try:
+        account = aws.account_id()
+    except (ClientError, BotoCoreError) as exc:
+        raise CommandError(f"cannot read the account id: {exc}") from exc
+    return LookupSource(aws, account, names, chosen, now)
+
+
 @trail_app.command("ingest")
 def ingest_command(
-    source: str = typer.Argument(..., help="A folder of CloudTrail logs, one log file, or s3://bucket/prefix."),
+    source: str | None = typer.Argument(
+        None, help="A folder of CloudTrail logs, one log file, or s3://bucket/prefix (or --lookup instead)."
+    ),
+    lookup: bool = typer.Option(
+        False,
+        "--lookup",
+        help="Instead of SOURCE: read management events of the last 90 days (at most) through CloudTrail's "
+        "LookupEvents API, no bucket needed. Default window: all 90 days; narrow it with --since/--from/--to.",
+    ),
+    regions: list[str] | None = typer.Option(
+        None, "--region", help="With --lookup: a region to read; repeat for several. Default: the profile's region."
+    ),
+    all_regions: bool = typer.Option(
+        False, "--all-regions", help="With --lookup: read every region enabled for the account."
+    ),
+    since: Since = None,
+    from_: From = None,
+    to: To = None,
     store: Store = None,
     profile: Profile = None,
     endpoint_url: EndpointUrl = None,
@@ -91,18 +147,30 @@ def ingest_command(
         "--workers",
         min=1,
         max=64,
-        help="Files downloaded and parsed at once (default: 8 for S3, 1 for a folder).",
+        help="Files downloaded and parsed at once (default: 8 for S3, 2 per region up to 8 for --lookup, 1 for a "
+        "folder).",
     ),
     retry_bad: bool = typer.Option(False, "--retry-bad", help="Read again files reported bad by an earlier run."),
     no_progress: NoProgress = False,
 ) -> None:
-    """Read CloudTrail log files (new or changed since the last run) into the trail store."""
+    """Read CloudTrail log files (new or changed since the last run), or with --lookup the LookupEvents API, into
+    the trail store."""
     from cloudwarden.trail.ingest import ingest
+    from cloudwarden.trail.lookup import LookupAccessDenied
     from cloudwarden.trail.sources import LocalSource, S3Source, TrailSource, parse_s3_url
     from cloudwarden.trail.store import StoreError, TrailStore
 
     trail_source: TrailSource
-    if source.startswith("s3://"):
+    if lookup == (source is not None):
+        raise typer.BadParameter("give either SOURCE or --lookup", param_hint="SOURCE/--lookup")
+    default_workers = 1
+    if source is None:
+        lookup_source = _lookup_source(profile, endpoint_url, regions, all_regions, since, from_, to)
+        trail_source = lookup_source
+        default_workers = min(8, 2 * len(lookup_source.regions))  # paced per region: more threads only wait
+    elif since or from_ or to or regions or all_regions:
+        raise typer.BadParameter("only with --lookup", param_hint="--since/--from/--to/--region/--all-regions")
+    elif source.startswith("s3://"):
         try:
             bucket, prefix = parse_s3_url(source)
         except ValueError as exc:
@@ -111,6 +179,7 @@ def ingest_command(
 
         aws = aws_context(profile, None, endpoint_url, None)
         trail_source = S3Source(aws.client("s3"), bucket, prefix)
+        default_workers = 8
     else:
         path = Path(source)
         if not path.exists():
@@ -123,17 +192,17 @@ def ingest_command(
                 trail_store,
                 trail_source,
                 max_bytes=max_file_mb * 1024 * 1024,
-                workers=workers or (8 if isinstance(trail_source, S3Source) else 1),
+                workers=workers or default_workers,
                 retry_bad=retry_bad,
                 progress=bar,
             )
-    except StoreError as exc:
+    except (StoreError, LookupAccessDenied) as exc:
         raise CommandError(str(exc)) from exc
     except Exception as exc:
         from botocore.exceptions import BotoCoreError, ClientError
 
         if isinstance(exc, ClientError | BotoCoreError):
-            raise CommandError(f"cannot list {source}: {exc}") from exc
+            raise CommandError(f"cannot list {trail_source.description}: {exc}") from exc
         raise
     console.print(
         terminal_text(
