@@ -67,7 +67,8 @@ class WriteRefused(RuntimeError):
 
 
 def _retries(max_attempts: int) -> dict[str, object]:
-    return {"mode": "adaptive", "max_attempts": max_attempts}
+    # botocore's "max_attempts" counts retries (it adds the first try); "total_max_attempts" counts tries.
+    return {"mode": "adaptive", "total_max_attempts": max_attempts}
 
 
 def is_read_operation(operation: str) -> bool:
