@@ -8,6 +8,7 @@ both in ../shared/data with their licences.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +84,10 @@ SEMANTICS = [
     (S + "eventName: 'Stop*'\n" + C, {"eventName": "StopLogging"}, True),
     (S + "eventName: 'Stop?ogging'\n" + C, {"eventName": "StopLogging"}, True),
     (S + "eventName: 'Stop?ogging'\n" + C, {"eventName": "StopLLogging"}, False),
+    (S + "principal: '\\*'\n" + C, {"principal": "*"}, True),  # an escaped wildcard is the character itself
+    (S + "principal: '\\*'\n" + C, {"principal": "\\*"}, False),
+    (S + "principal: 'a\\?'\n" + C, {"principal": "ab"}, False),
+    (S + "principal: 'a\\?'\n" + C, {"principal": "a?"}, True),
     (S + "userAgent|contains: 'TruffleHog'\n" + C, {"userAgent": "x trufflehog/3"}, True),
     (S + "userAgent|startswith: 'aws-cli'\n" + C, {"userAgent": "AWS-CLI/2"}, True),
     (S + "userAgent|endswith: 'Linux'\n" + C, {"userAgent": "Linux x"}, False),
@@ -235,3 +240,25 @@ def test_the_index_gives_the_brute_force_answer_on_every_stratus_record(sigmahq:
         assert index.matches(record) == expected
         matched += bool(expected)
     assert matched >= 20  # the comparison covers matching records, not only misses
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    pattern=st.lists(st.sampled_from(["abc", "ABC", "aB", "c", ".", ".+", "a*", "(b|c)", "[a-c]", "x", ":", "\\.", "^",
+                                      "$"]), min_size=1, max_size=5).map("".join),
+    text=st.lists(st.sampled_from(["abc", "ABC", "Abc", "x", ":", ".", "\n", "b"]), max_size=8).map("".join),
+    ignore_case=st.booleans(),
+)
+def test_the_regex_prefilter_never_changes_an_answer(pattern: str, text: str, ignore_case: bool) -> None:
+    modifier = "|re|i" if ignore_case else "|re"
+    compiled = rule(S + f"userAgent{modifier}: '{pattern}'\n" + C)
+    expected = re.search(pattern, text, re.IGNORECASE if ignore_case else 0) is not None
+    assert compiled.match({"userAgent": text}) is expected
+
+
+@pytest.mark.parametrize("name, expected", [("AttachUserPolicy", True), ("attachuserpolicy", True),
+                                            ("AttachUserPolicyX", False), ("", False)])
+def test_a_list_of_values_is_one_lookup_with_the_same_answers(name: str, expected: bool) -> None:
+    compiled = rule(S + "eventName:\n      - AttachUserPolicy\n      - PutRolePolicy\n      - 'Detach*'\n" + C)
+    assert compiled.match({"eventName": name}) is expected
+    assert compiled.match({"eventName": [name, "DetachRolePolicy"]}) is True

@@ -13,6 +13,7 @@ from rich.text import Text
 
 from cloudwarden import __version__
 from cloudwarden.cli import demo as demo_command
+from cloudwarden.cli import detect as detect_command
 from cloudwarden.cli.common import (
     CommandError,
     apply_mutes,
@@ -62,6 +63,8 @@ app.add_typer(inventory_app, name="inventory")
 app.add_typer(rules_app, name="rules")
 app.add_typer(trail_app, name="trail")
 app.command("demo")(demo_command.demo)
+app.command("detect")(detect_command.detect)
+app.command("watch")(detect_command.watch)
 
 DEFAULT_OUTPUT_DIR = Path("cloudwarden-report")
 

@@ -145,13 +145,18 @@ def _strings(value: Any) -> Iterator[str]:
 # --- value tests ----------------------------------------------------------------------------------------------
 
 
+def _literal(value: SigmaString) -> str:
+    """The text a wildcard-free Sigma string stands for (``to_plain`` would put escapes such as ``\\*`` back)."""
+    return "".join(part for part in value.s if isinstance(part, str))
+
+
 def _string_test(value: SigmaString, cased: bool) -> Test:
     parts = value.s
     for part in parts:
         if not isinstance(part, str | SpecialChars):
             raise Unsupported(f"placeholder {part!r} in a value (needs a processing pipeline)")
     if not value.contains_special():
-        plain = value.to_plain()
+        plain = _literal(value)
         return _text_test(plain, cased, "eq")
     if (
         len(parts) == 3
@@ -179,32 +184,14 @@ def _string_test(value: SigmaString, cased: bool) -> Test:
 def _text_test(needle: str, cased: bool, how: str) -> Test:
     if not cased:
         needle = needle.lower()
+    compare = {"eq": str.__eq__, "in": str.__contains__, "startswith": str.startswith, "endswith": str.endswith}[how]
 
-    def prepared(candidate: Any) -> str | None:
-        text = as_text(candidate)
-        if text is None:
-            return None
-        return text if cased else text.lower()
-
-    if how == "eq":
-
-        def test(candidate: Any) -> bool:
-            return prepared(candidate) == needle
-    elif how == "in":
-
-        def test(candidate: Any) -> bool:
-            text = prepared(candidate)
-            return text is not None and needle in text
-    elif how == "startswith":
-
-        def test(candidate: Any) -> bool:
-            text = prepared(candidate)
-            return text is not None and text.startswith(needle)
-    else:
-
-        def test(candidate: Any) -> bool:
-            text = prepared(candidate)
-            return text is not None and text.endswith(needle)
+    def test(candidate: Any) -> bool:
+        if type(candidate) is not str:
+            candidate = as_text(candidate)
+            if candidate is None:
+                return False
+        return compare(candidate if cased else candidate.lower(), needle)
 
     return test
 
@@ -236,17 +223,57 @@ def _regex_test(value: SigmaRegularExpression) -> Test:
     flags = 0
     for flag in value.flags:
         flags |= _RE_FLAGS[flag]
+    regexp = value.regexp
+    pattern = getattr(regexp, "original", None) or (regexp.to_plain() if hasattr(regexp, "to_plain") else str(regexp))
     try:
-        search = re.compile(value.regexp.to_plain() if hasattr(value.regexp, "to_plain") else str(value.regexp),
-                            flags).search
+        search = re.compile(pattern, flags).search
     except re.error as exc:
         raise Unsupported(f"invalid regular expression: {exc}") from exc
 
+    needles = _required_literals(pattern, flags)
+    ignore_case = bool(flags & re.IGNORECASE)
+
     def test(candidate: Any) -> bool:
         text = as_text(candidate)
-        return text is not None and search(text[:MAX_REGEX_SUBJECT]) is not None
+        if text is None:
+            return False
+        text = text[:MAX_REGEX_SUBJECT]
+        if needles:  # a cheap necessary condition before the regular expression runs
+            folded = text.lower() if ignore_case else text
+            for needle in needles:
+                if needle not in folded:
+                    return False
+        return search(text) is not None
 
     return test
+
+
+def _required_literals(pattern: str, flags: int) -> list[str]:
+    """Runs of literal characters every match must contain: those at the top level of the pattern, outside any
+    group, branch or repetition. Empty when unsure (the prefilter is then skipped, never wrong)."""
+    try:  # the standard library's own regex parser (private, so any surprise just disables the prefilter)
+        from re import _constants as sre_constants
+        from re import _parser as sre_parse
+
+        parsed = sre_parse.parse(pattern, flags)
+    except (ImportError, AttributeError, re.error, RecursionError):
+        return []
+    runs: list[str] = []
+    current: list[str] = []
+    for op, argument in parsed:
+        if op is sre_constants.LITERAL:
+            current.append(chr(argument))
+            continue
+        if current:
+            runs.append("".join(current))
+            current = []
+    if current:
+        runs.append("".join(current))
+    if flags & re.IGNORECASE:
+        if not all(run.isascii() for run in runs):
+            return []  # Unicode case folding is not lower(): skip the prefilter
+        runs = [run.lower() for run in runs]
+    return [run for run in runs if len(run) >= 3]
 
 
 @lru_cache(maxsize=4096)
@@ -292,10 +319,9 @@ def _compare_test(value: SigmaCompareExpression) -> Test:
 
 def _compile(node: Any) -> Predicate:
     if isinstance(node, ConditionAND):
-        parts = [_compile(arg) for arg in node.args]
-        return lambda record: all(part(record) for part in parts)
+        return _all_of([_compile(arg) for arg in _flatten(node, ConditionAND)])
     if isinstance(node, ConditionOR):
-        return _any_of([_compile(arg) for arg in node.args])
+        return _any_of(_compile_or(_flatten(node, ConditionOR)))
     if isinstance(node, ConditionNOT):
         inner = _compile(node.args[0])
         return lambda record: not inner(record)
@@ -306,8 +332,75 @@ def _compile(node: Any) -> Predicate:
     raise Unsupported(f"condition element {type(node).__name__}")
 
 
+def _is_plain_equality(node: Any) -> bool:
+    return (
+        isinstance(node, ConditionFieldEqualsValueExpression)
+        and type(node.value) is SigmaString
+        and not node.value.contains_special()
+    )
+
+
+def _compile_or(operands: list[Any]) -> list[Predicate]:
+    """OR's operands, with plain equalities on one field (``eventName: [A, B, …]``) merged into one set lookup."""
+    values: dict[str, set[str]] = {}
+    predicates = []
+    for operand in operands:
+        if _is_plain_equality(operand):
+            values.setdefault(operand.field, set()).add(_literal(operand.value).lower())
+        else:
+            predicates.append(_compile(operand))
+    for field, allowed in values.items():
+        predicates.insert(0, _path_predicate(tuple(field.split(".")), _set_test(frozenset(allowed))))
+    return predicates
+
+
+def _set_test(allowed: frozenset[str]) -> Test:
+    def test(candidate: Any) -> bool:
+        if type(candidate) is not str:
+            candidate = as_text(candidate)
+            if candidate is None:
+                return False
+        return candidate.lower() in allowed
+
+    return test
+
+
+def _flatten(node: Any, kind: type) -> list[Any]:
+    """The operands of nested ANDs (or ORs) as one list: one call per operand, not one per level."""
+    operands = []
+    for arg in node.args:
+        operands.extend(_flatten(arg, kind) if isinstance(arg, kind) else [arg])
+    return operands
+
+
+# Every event meets these predicates: plain closures and loops, no generators (this is the fast lane's hot path).
+def _all_of(predicates: list[Predicate]) -> Predicate:
+    if len(predicates) == 1:
+        return predicates[0]
+    if len(predicates) == 2:
+        first, second = predicates
+        return lambda record: first(record) and second(record)
+
+    def every(record: dict[str, Any]) -> bool:
+        for predicate in predicates:  # noqa: SIM110 (all() over a generator costs more, per event)
+            if not predicate(record):
+                return False
+        return True
+
+    return every
+
+
 def _any_of(predicates: list[Predicate]) -> Predicate:
-    return lambda record: any(predicate(record) for predicate in predicates)
+    if len(predicates) == 1:
+        return predicates[0]
+
+    def some(record: dict[str, Any]) -> bool:
+        for predicate in predicates:  # noqa: SIM110 (any() over a generator costs more, per event)
+            if predicate(record):
+                return True
+        return False
+
+    return some
 
 
 def _field_predicate(field: str, value: Any) -> Predicate:
@@ -327,7 +420,26 @@ def _field_predicate(field: str, value: Any) -> Predicate:
             return any((t := as_text(c)) is not None and t.lower() in theirs for c in field_values(record, path))
 
         return same_as_other
-    test = _value_test(value)
+    return _path_predicate(path, _value_test(value))
+
+
+def _path_predicate(path: tuple[str, ...], test: Test) -> Predicate:
+    """True when ``test`` holds for any value at ``path`` (see :func:`field_values`)."""
+    if len(path) == 2:
+        outer, inner = path
+
+        def nested(record: dict[str, Any]) -> bool:
+            container = record.get(outer) if type(record) is dict else None
+            if type(container) is dict:  # the usual shape: no list on the way
+                candidate = container.get(inner)
+                if type(candidate) is list:
+                    return any(test(element) for element in candidate)
+                return candidate is not None and test(candidate)
+            if container is None:
+                return False
+            return any(test(candidate) for candidate in field_values(record, path))
+
+        return nested
     if len(path) == 1:
         key = path[0]
 
@@ -372,7 +484,7 @@ def _requirements(node: Any) -> dict[str, frozenset[str]]:
     if isinstance(node, ConditionFieldEqualsValueExpression):
         value = node.value
         if type(value) is SigmaString and not value.contains_special():
-            return {node.field: frozenset({value.to_plain().lower()})}
+            return {node.field: frozenset({_literal(value).lower()})}
         return {}
     if isinstance(node, ConditionAND):
         merged: dict[str, frozenset[str]] = {}

@@ -1,0 +1,207 @@
+"""``cloudwarden detect PATH…``: run the detection rules over CloudTrail log files (a historical hunt).
+
+Exit codes: 0 no alert; 1 at least one alert; 2 usage error. Rules that could not be loaded and files that could
+not be read are reported on standard error; the hunt goes on without them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from cloudwarden.cli.common import CommandError, console, err_console
+from cloudwarden.cli.options import EndpointUrl, Profile
+from cloudwarden.cli.trail import From, Since, To
+from cloudwarden.report.text import terminal_text
+
+EXIT_ALERTS = 1
+
+
+def detect(
+    paths: Annotated[
+        list[Path],
+        typer.Argument(metavar="PATH...", help="CloudTrail log files (.json, .json.gz) or folders of them."),
+    ],
+    rules: Annotated[
+        list[Path] | None,
+        typer.Option("--rules", metavar="PATH", help="More Sigma rule files or folders (repeatable)."),
+    ] = None,
+    no_bundled: Annotated[
+        bool, typer.Option("--no-bundled", help="Only the rules given with --rules, not cloudwarden's own.")
+    ] = False,
+    since: Since = None,
+    from_: From = None,
+    to: To = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="OCSF Detection Findings (class 2004) as JSON lines instead of a table.")
+    ] = False,
+) -> None:
+    """Run the bundled Sigma rules (and yours) over CloudTrail log files and list the alerts."""
+    from cloudwarden.detect.engine import Detector
+    from cloudwarden.trail.queries import TimeWindow
+    from cloudwarden.trail.sources import LocalSource
+
+    try:
+        window = TimeWindow.parse(since, from_, to)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    missing = [str(p) for p in [*paths, *(rules or [])] if not p.exists()]
+    if missing:
+        raise CommandError(f"no such file or folder: {', '.join(missing)}")
+    detector = Detector.load(rules or [], bundled=not no_bundled)
+    for problem in detector.problems:
+        err_console.print(
+            Text("rule not loaded ", style="yellow") + terminal_text(f"{problem.source}: {problem.reason}", 1000),
+            soft_wrap=True,
+        )
+    if not detector.rules:
+        raise CommandError("no detection rules loaded")
+    alerts: list[dict[str, Any]] = []
+    events = 0
+    for path in paths:
+        source = LocalSource(path)
+        for log in source.list():
+            parsed = source.read(log)
+            if parsed.error is not None:
+                err_console.print(
+                    Text("bad file ", style="yellow") + terminal_text(f"{log.location}: {parsed.error}", 1000),
+                    soft_wrap=True,
+                )
+                continue
+            for record in parsed.records:
+                if not _in_window(record, window):
+                    continue
+                events += 1
+                for alert in detector.alerts(record, lane="hunt"):
+                    alerts.append(alert)
+                    if as_json:
+                        typer.echo(orjson.dumps(alert).decode())
+    if not as_json:
+        _print_table(alerts)
+        console.print(f"{len(alerts)} alerts from {events} events and {len(detector.rules)} rules.")
+    if alerts:
+        raise typer.Exit(EXIT_ALERTS)
+
+
+def _in_window(record: Any, window: Any) -> bool:
+    if window.start is None and window.end is None:
+        return True
+    from cloudwarden.trail.queries import parse_time
+
+    text = record.get("eventTime") if type(record) is dict else None
+    if type(text) is not str:
+        return False
+    try:
+        when = parse_time(text.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return (window.start is None or when >= window.start) and (window.end is None or when < window.end)
+
+
+def _print_table(alerts: list[dict[str, Any]]) -> None:
+    if not alerts:
+        return
+    table = Table(title="Alerts", show_lines=False)
+    for column in ("time", "level", "rule", "who", "call", "source IP"):
+        table.add_column(column)
+    for alert in sorted(alerts, key=lambda a: a["time"]):
+        event = alert["evidences"][0]["data"]
+        who = alert["actor"]["user"]["uid"] or alert["actor"]["invoked_by"] or ""
+        table.add_row(
+            terminal_text(str(event.get("eventTime")), 40),
+            alert["severity"],
+            terminal_text(alert["finding_info"]["title"], 120),
+            terminal_text(who, 120),
+            terminal_text(f"{event.get('eventSource')}:{event.get('eventName')}", 120),
+            terminal_text(str(alert["src_endpoint"]["ip"] or ""), 60),
+        )
+    console.print(table)
+
+
+def default_checkpoints_path() -> Path:
+    """``$XDG_DATA_HOME/cloudwarden/detect-checkpoints.sqlite`` (else under ``~/.local/share``)."""
+    from cloudwarden.trail.store import default_store_path
+
+    return default_store_path().parent / "detect-checkpoints.sqlite"
+
+
+def watch(
+    bucket: Annotated[str, typer.Option("--bucket", help="The bucket CloudTrail delivers to.")],
+    prefix: Annotated[str, typer.Option("--prefix", help="Only keys under this prefix (e.g. AWSLogs/).")] = "",
+    interval: Annotated[
+        int, typer.Option("--interval", min=5, max=3600, help="Seconds between listings of the bucket.")
+    ] = 60,
+    once: Annotated[bool, typer.Option("--once", help="Evaluate what is there now, then stop.")] = False,
+    checkpoints: Annotated[
+        Path | None,
+        typer.Option(
+            "--checkpoints",
+            metavar="FILE",
+            help="Where evaluated files and raised alerts are remembered, so a restart loses and repeats nothing "
+            "(default: $XDG_DATA_HOME/cloudwarden/detect-checkpoints.sqlite).",
+        ),
+    ] = None,
+    sinks: Annotated[
+        list[str] | None,
+        typer.Option("--sink", metavar="SPEC", help="stdout (default) or file:PATH (JSON lines); repeatable."),
+    ] = None,
+    rules: Annotated[
+        list[Path] | None,
+        typer.Option("--rules", metavar="PATH", help="More Sigma rule files or folders (repeatable)."),
+    ] = None,
+    no_bundled: Annotated[
+        bool, typer.Option("--no-bundled", help="Only the rules given with --rules, not cloudwarden's own.")
+    ] = False,
+    profile: Profile = None,
+    endpoint_url: EndpointUrl = None,
+) -> None:
+    """Watch a trail bucket and run the detection rules over each new log file as it lands (the slow lane,
+    locally). Alerts are raised once per rule and event, across restarts."""
+    import time
+
+    from cloudwarden.cli.common import aws_context
+    from cloudwarden.detect.checkpoints import Checkpoints
+    from cloudwarden.detect.engine import Detector
+    from cloudwarden.detect.lanes.slow import SlowLane
+    from cloudwarden.detect.sinks import parse_sink
+    from cloudwarden.trail.sources import S3Source
+
+    try:
+        outputs = [parse_sink(spec) for spec in sinks or ["stdout"]]
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--sink") from exc
+    detector = Detector.load(rules or [], bundled=not no_bundled)
+    for problem in detector.problems:
+        err_console.print(
+            Text("rule not loaded ", style="yellow") + terminal_text(f"{problem.source}: {problem.reason}", 1000),
+            soft_wrap=True,
+        )
+    aws = aws_context(profile, None, endpoint_url, None)
+    source = S3Source(aws.client("s3"), bucket, prefix)
+    with Checkpoints(checkpoints or default_checkpoints_path()) as store:
+        lane = SlowLane(detector, store, outputs)
+        while True:
+            outcomes = lane.process_all(source)
+            new = [o for o in outcomes if not o.skipped]
+            err_console.print(
+                terminal_text(
+                    f"{source.description}: {len(new)} new log files, {sum(o.events for o in new)} events, "
+                    f"{sum(o.alerts for o in new)} alerts",
+                    500,
+                ),
+                soft_wrap=True,
+            )
+            for outcome in new:
+                if outcome.error:
+                    err_console.print(
+                        Text("bad file ", style="yellow") + terminal_text(f"{outcome.location}: {outcome.error}", 1000),
+                        soft_wrap=True,
+                    )
+            if once:
+                return
+            time.sleep(interval)

@@ -1,0 +1,1 @@
+"""Where events come from: the fast lane (EventBridge → Lambda, seconds) and the slow lane (log files in S3)."""

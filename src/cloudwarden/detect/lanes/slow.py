@@ -1,0 +1,152 @@
+"""The slow lane: CloudTrail log files as they land in S3 (every ~5 minutes), each record through every rule.
+
+``handler(event, context)`` is the Lambda entry point for S3 ObjectCreated notifications, delivered directly,
+through SQS, or through SNS (and SNS through SQS). :class:`SlowLane` does the work for the handler and for
+``cloudwarden watch``: skip files already evaluated, evaluate the rest, record alerts and the file's checkpoint
+in one transaction, then deliver (see :mod:`cloudwarden.detect.checkpoints` for why that is exactly once).
+
+Lambda settings: ``CLOUDWARDEN_CHECKPOINTS`` (SQLite file; default under /tmp, which lives as long as the
+container), ``CLOUDWARDEN_SINKS`` (comma-separated, default ``stdout``), ``CLOUDWARDEN_RULES`` (more rules).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote_plus
+
+import orjson
+
+from cloudwarden.detect.checkpoints import Checkpoints
+from cloudwarden.detect.engine import Detector
+from cloudwarden.detect.sinks import Sink, parse_sink
+from cloudwarden.trail.sources import LogObject, S3Source, TrailSource, is_log_name
+
+CHECKPOINTS_ENV = "CLOUDWARDEN_CHECKPOINTS"
+SINKS_ENV = "CLOUDWARDEN_SINKS"
+DEFAULT_CHECKPOINTS = Path("/tmp/cloudwarden-checkpoints.sqlite")  # noqa: S108 (Lambda's only writable place)
+MAX_ENVELOPE_DEPTH = 3  # S3 → SNS → SQS is the deepest real nesting
+
+log = logging.getLogger("cloudwarden.detect.slow")
+
+
+@dataclass(frozen=True)
+class NewObject:
+    bucket: str
+    key: str
+    size: int
+    etag: str
+
+
+def objects_in(event: Any, depth: int = 0) -> Iterator[NewObject]:
+    """The S3 objects an S3 notification names, unwrapping SQS and SNS envelopes; anything else is ignored."""
+    if depth > MAX_ENVELOPE_DEPTH or type(event) is not dict:
+        return
+    if event.get("Type") == "Notification" and type(event.get("Message")) is str:  # SNS, delivered through SQS
+        yield from objects_in(_json(event["Message"]), depth + 1)
+        return
+    records = event.get("Records")
+    if type(records) is not list:
+        return
+    for record in records:
+        if type(record) is not dict:
+            continue
+        if type(record.get("s3")) is dict and str(record.get("eventName", "")).startswith("ObjectCreated"):
+            s3 = record["s3"]
+            bucket = (s3.get("bucket") or {}).get("name")
+            obj = s3.get("object") or {}
+            if type(bucket) is str and type(obj.get("key")) is str:
+                size = obj.get("size")
+                yield NewObject(bucket, unquote_plus(obj["key"]), size if type(size) is int else 0,
+                                str(obj.get("eTag") or obj.get("etag") or ""))
+        elif record.get("eventSource") == "aws:sqs" and type(record.get("body")) is str:
+            yield from objects_in(_json(record["body"]), depth + 1)
+        elif type(record.get("Sns")) is dict and type(record["Sns"].get("Message")) is str:
+            yield from objects_in(_json(record["Sns"]["Message"]), depth + 1)
+
+
+def _json(text: str) -> Any:
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None
+
+
+@dataclass
+class FileOutcome:
+    location: str
+    skipped: bool = False  # evaluated before
+    events: int = 0
+    alerts: int = 0  # new alerts (not raised before)
+    error: str | None = None
+
+
+@dataclass
+class SlowLane:
+    detector: Detector
+    checkpoints: Checkpoints
+    sinks: Sequence[Sink]
+    outcomes: list[FileOutcome] = field(default_factory=list)
+
+    def process(self, source: TrailSource, log_object: LogObject) -> FileOutcome:
+        """Evaluate one log file unless it was already; record, then deliver its alerts."""
+        outcome = FileOutcome(log_object.location)
+        if self.checkpoints.file_done(log_object.location, log_object.version):
+            outcome.skipped = True
+        else:
+            parsed = source.read(log_object)
+            if parsed.error is not None:
+                outcome.error = parsed.error  # not checkpointed: a later run tries again
+            else:
+                alerts = [alert for record in parsed.records for alert in self.detector.alerts(record, "slow")]
+                outcome.events = len(parsed.records)
+                outcome.alerts = self.checkpoints.record(alerts, log_object.location, log_object.version)
+        self.checkpoints.drain(self.sinks)
+        self.outcomes.append(outcome)
+        return outcome
+
+    def process_all(self, source: TrailSource) -> list[FileOutcome]:
+        self.checkpoints.drain(self.sinks)  # what a previous run recorded but could not deliver
+        return [self.process(source, log_object) for log_object in source.list()]
+
+
+def handle_notification(event: Any, lane: SlowLane, s3_client: Any) -> dict[str, Any]:
+    """Evaluate every log file a notification names; what the handler returns."""
+    outcomes = []
+    for new in objects_in(event):
+        if not is_log_name(new.key):
+            continue
+        source = S3Source(s3_client, new.bucket, "")
+        outcomes.append(lane.process(source, LogObject(f"s3://{new.bucket}/{new.key}", new.size, new.etag)))
+    lane.checkpoints.drain(lane.sinks)
+    return {
+        "files": len(outcomes),
+        "skipped": sum(o.skipped for o in outcomes),
+        "alerts": sum(o.alerts for o in outcomes),
+        "errors": [f"{o.location}: {o.error}" for o in outcomes if o.error],
+    }
+
+
+_lane: SlowLane | None = None
+_s3: Any = None
+
+
+def handler(event: Any, context: Any) -> dict[str, Any]:
+    """The Lambda entry point."""
+    global _lane, _s3
+    if _lane is None:
+        from cloudwarden.aws.session import AwsContext
+        from cloudwarden.detect.lanes.fast import detector
+
+        sinks = [parse_sink(spec.strip()) for spec in os.environ.get(SINKS_ENV, "stdout").split(",") if spec.strip()]
+        checkpoints = Checkpoints(Path(os.environ.get(CHECKPOINTS_ENV) or DEFAULT_CHECKPOINTS))
+        _lane = SlowLane(detector(), checkpoints, sinks)
+        _s3 = AwsContext.create().client("s3")
+    result = handle_notification(event, _lane, _s3)
+    for error in result["errors"]:
+        log.warning("log file not evaluated (retried on the next notification or replay): %s", error)
+    return result
