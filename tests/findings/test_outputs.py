@@ -111,3 +111,19 @@ def test_scan_result_orders_failures_by_severity():
     result = result_of([low, finding(Status.PASS), critical])
     assert result.failed() == [critical, low]
     assert result.worst_failure() is critical.severity
+
+
+def test_security_hub_import_carries_who_made_the_change(aws):
+    from cloudwarden.trail.causes import Cause
+
+    failing = finding(Status.FAIL, resource_id="bucket-open")
+    result = result_of([failing])
+    result.causes[failing.uid] = [Cause(datetime(2026, 11, 27, 9, 30, tzinfo=UTC), "arn:aws:iam::123456789012:user/bob",
+                                        "IAMUser", None, "203.0.113.9", "aws-cli/2.15", "s3.amazonaws.com",
+                                        "PutBucketPolicy", "us-east-1", "123456789012", "evt-1")]
+    hub = aws.client("securityhub")
+    assert send_to_security_hub(result, hub, "us-east-1").imported == 1
+    [stored] = [f for page in hub.get_paginator("get_findings").paginate() for f in page["Findings"]]
+    fields = stored["ProductFields"]
+    assert fields["cloudwarden/changed_by"] == "arn:aws:iam::123456789012:user/bob"
+    assert "evt-1" in fields.values()

@@ -44,6 +44,7 @@ from cloudwarden.cli.options import (
 )
 from cloudwarden.cli.progress import RichProgress
 from cloudwarden.cli.trail import trail_app
+from cloudwarden.findings.scan import ScanResult
 from cloudwarden.inventory.collect import collect_inventory
 from cloudwarden.inventory.model import Inventory, InventoryFormatError
 from cloudwarden.posture.scan import judge, scan_account
@@ -101,6 +102,13 @@ def scan(
     ),
     framework: Frameworks = None,
     mutelist: Mutelist = None,
+    trail_store: Path | None = typer.Option(
+        None,
+        "--trail-store",
+        help="Trail store to find who caused each FAIL (default: $XDG_DATA_HOME/cloudwarden/trail.duckdb, used "
+        "only if it exists; fill it with `cloudwarden trail ingest`).",
+    ),
+    no_trail: bool = typer.Option(False, "--no-trail", help="Do not look up who caused each FAIL in the trail store."),
     no_progress: NoProgress = False,
 ) -> None:
     """Collect the account's configuration and judge it against every rule."""
@@ -119,11 +127,25 @@ def scan(
         with RichProgress(err_console, enabled=not no_progress) as progress:
             _, result = scan_account(aws, regions, wanted_services, progress)
         apply_mutes(result, mutes)
-        if send_to_security_hub:
-            _send_to_security_hub(result, profile, role_arn, endpoint_url, regions[0])
     result.frameworks = frameworks
+    if not no_trail:
+        _attach_causes(result, trail_store)
+    if send_to_security_hub:  # after the causes, so Security Hub gets who made each change too
+        _send_to_security_hub(result, profile, role_arn, endpoint_url, regions[0])
     emit(result, formats, output_dir)
     raise typer.Exit(exit_code(result, fail_on))
+
+
+def _attach_causes(result: ScanResult, trail_store: Path | None) -> None:
+    """Who caused each FAIL, from the given store, else from the default store when there is one."""
+    from cloudwarden.trail.causes import attach_causes
+    from cloudwarden.trail.store import default_store_path
+
+    if trail_store is None:
+        trail_store = default_store_path()
+        if not trail_store.exists():
+            return
+    attach_causes(result, trail_store)
 
 
 def _send_to_security_hub(result, profile, role_arn, endpoint_url, home_region) -> None:  # type: ignore[no-untyped-def]

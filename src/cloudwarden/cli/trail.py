@@ -17,10 +17,12 @@ from rich.text import Text
 from cloudwarden.cli.common import CommandError, console, err_console
 from cloudwarden.cli.options import EndpointUrl, NoProgress, Profile
 from cloudwarden.cli.trail_verify import verify
+from cloudwarden.cli.trail_why import why
 from cloudwarden.report.text import terminal_text
 
 trail_app = typer.Typer(help="CloudTrail audit: what happened, and who did it?", no_args_is_help=True)
 trail_app.command("verify")(verify)
+trail_app.command("why")(why)
 
 Store = Annotated[
     Path | None,

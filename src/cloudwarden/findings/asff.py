@@ -7,6 +7,7 @@ region. PASS is imported as Compliance PASSED with severity INFORMATIONAL, ERROR
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,6 +20,7 @@ BATCH_SIZE = 100  # BatchImportFindings takes at most 100 findings per call
 TITLE_MAX = 256
 DESCRIPTION_MAX = 1024
 RECOMMENDATION_MAX = 512
+PRODUCT_FIELD_MAX = 2048
 # WARNING: "some information is missing or this check is not supported": a person must decide.
 COMPLIANCE = {Status.PASS: "PASSED", Status.FAIL: "FAILED", Status.ERROR: "NOT_AVAILABLE", Status.MANUAL: "WARNING"}
 RESOURCE_TYPES = {
@@ -40,7 +42,9 @@ def product_arn(partition: str, region: str, account_id: str) -> str:
     return f"arn:{partition}:securityhub:{region}:{account_id}:product/{account_id}/default"
 
 
-def to_asff(finding: Finding, home_region: str, partition: str = "aws") -> dict[str, Any]:
+def to_asff(finding: Finding, home_region: str, partition: str = "aws", causes: Sequence[Any] = ()) -> dict[str, Any]:
+    """``causes``: the trail events that introduced a FAIL, newest first; the newest goes into ProductFields
+    (``cloudwarden/changed_by``, ``…/changed_at``, ``…/change_event``, …), a flat string map in ASFF."""
     now = _iso(finding.observed_at or datetime.now(UTC))
     types = (
         ["Software and Configuration Checks/Industry and Regulatory Standards/CIS AWS Foundations Benchmark"]
@@ -82,8 +86,23 @@ def to_asff(finding: Finding, home_region: str, partition: str = "aws") -> dict[
             "cloudwarden/rule_id": finding.rule.id,
             "cloudwarden/status": finding.status.value,
             **({"cloudwarden/muted_reason": finding.muted_reason[:1024]} if finding.muted_reason else {}),
+            **(_cause_fields(causes[0]) if causes else {}),
         },
     }
+
+
+def _cause_fields(cause: Any) -> dict[str, str]:
+    """The newest causing event as ProductFields (values are strings of at most 2048 characters in ASFF)."""
+    fields = {
+        "cloudwarden/changed_by": cause.principal,
+        "cloudwarden/changed_by_session": cause.session_name,
+        "cloudwarden/changed_at": _iso(cause.event_time.replace(tzinfo=UTC)),
+        "cloudwarden/change_event": f"{cause.event_source}:{cause.event_name}",
+        "cloudwarden/change_event_id": cause.event_id,
+        "cloudwarden/change_source_ip": cause.source_ip,
+        "cloudwarden/change_user_agent": cause.user_agent,
+    }
+    return {key: str(value)[:PRODUCT_FIELD_MAX] for key, value in fields.items() if value}
 
 
 def _workflow(finding: Finding) -> str:

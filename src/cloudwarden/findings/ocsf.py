@@ -7,6 +7,7 @@ type_uid; plus the recommended status, cloud, resources and remediation.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,7 +37,9 @@ FINDING_STATUS = {
 }
 
 
-def to_ocsf(finding: Finding, partition: str = "aws") -> dict[str, Any]:
+def to_ocsf(finding: Finding, partition: str = "aws", causes: Sequence[Any] = ()) -> dict[str, Any]:
+    """``causes``: the trail events that introduced a FAIL (``Cause`` objects, newest first), kept under
+    ``unmapped.caused_by`` (OCSF 1.1.0 gives Compliance Findings no attribute for the change that caused them)."""
     time = finding.observed_at or datetime.now(UTC)
     epoch_ms = int(time.timestamp() * 1000)
     status_id, status = (3, "Suppressed") if finding.muted_reason else FINDING_STATUS[finding.status]
@@ -95,5 +98,6 @@ def to_ocsf(finding: Finding, partition: str = "aws") -> dict[str, Any]:
             "muted_reason": finding.muted_reason,
             "fsbp": list(finding.rule.fsbp),
             "well_architected": list(finding.rule.well_architected),
+            **({"caused_by": [cause.to_dict() for cause in causes]} if causes else {}),
         },
     }

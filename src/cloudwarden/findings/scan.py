@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from cloudwarden.findings.model import Finding, Severity, Status
 
@@ -25,6 +26,9 @@ class ScanResult:
     # Things the user should know that are not findings (an expired mutelist entry, a skipped region).
     notices: list[str] = field(default_factory=list)
     frameworks: list[str] = field(default_factory=list)  # asked for with --framework
+    # Finding.uid → the trail events that introduced its FAIL (cloudwarden.trail.causes.Cause), filled only when
+    # a trail store is available; typed Any so findings/ does not depend on the trail package.
+    causes: dict[str, list[Any]] = field(default_factory=dict)
 
     def by_status(self) -> Counter[Status]:
         return Counter(f.status for f in self.findings)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -22,6 +23,7 @@ SEVERITY_STYLE = {
     Severity.INFORMATIONAL: "dim",
 }
 EXAMPLES = 3  # resources named per failing rule; the files and the HTML report list them all
+USER_AGENT_CHARS = 40  # user agents run to hundreds of characters; the start says which tool
 STATUS_STYLE = {Status.PASS: "green", Status.FAIL: "bold red", Status.ERROR: "magenta", Status.MANUAL: "blue"}
 
 
@@ -99,16 +101,44 @@ def _failed_checks(result: ScanResult, max_rows: int) -> Table:
     table.add_column("Resources (region)", overflow="fold")
     for rule_id, findings in list(by_rule.items())[:max_rows]:
         first = findings[0]
-        shown = ", ".join(f"{printable(f.resource_id, 60)} ({f.region})" for f in findings[:EXAMPLES])
         more = f" … +{len(findings) - EXAMPLES} more" if len(findings) > EXAMPLES else ""
         table.add_row(
             terminal_text(first.severity.value, style=SEVERITY_STYLE[first.severity]),
             rule_id,
             ", ".join(first.rule.cis),
             str(len(findings)),
-            terminal_text(shown + more, 400),
+            _resources_cell(findings[:EXAMPLES], result.causes, more),
         )
     return table
+
+
+def _resources_cell(findings: list[Finding], causes: dict[str, list[Any]], more: str) -> Text:
+    """The shown resources, comma-separated; when the trail knows who caused them, one per line, each followed by
+    a dim line per causing event."""
+    if not any(causes.get(f.uid) for f in findings):
+        shown = ", ".join(f"{printable(f.resource_id, 60)} ({f.region})" for f in findings)
+        return terminal_text(shown + more, 400)
+    cell = Text()
+    for index, finding in enumerate(findings):
+        if index:
+            cell.append("\n")
+        cell.append_text(terminal_text(f"{finding.resource_id} ({finding.region})", 80))
+        for cause in causes.get(finding.uid, []):
+            cell.append("\n")
+            cell.append_text(terminal_text(cause_line(cause), 400, style="dim"))
+    if more:
+        cell.append_text(terminal_text(more))
+    return cell
+
+
+def cause_line(cause: Any) -> str:
+    """``by alice (session) at 2026-11-20 10:00:00Z from 203.0.113.7 via aws-cli/2.15…: AttachUserPolicy`` (plain
+    text: the caller escapes it, every part comes from a CloudTrail log)."""
+    who = cause.principal or "unknown principal"
+    session = f" ({cause.session_name})" if cause.session_name else ""
+    when = cause.event_time.strftime("%Y-%m-%d %H:%M:%SZ")
+    agent = printable(cause.user_agent or "unknown agent", USER_AGENT_CHARS)
+    return f"by {who}{session} at {when} from {cause.source_ip or 'unknown IP'} via {agent}: {cause.event_name}"
 
 
 def print_compliance(

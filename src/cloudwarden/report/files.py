@@ -36,9 +36,10 @@ CSV_COLUMNS = (
 
 
 def write_json(result: ScanResult, out_dir: Path) -> Path:
-    """OCSF Compliance Findings (class 2003), one JSON array."""
+    """OCSF Compliance Findings (class 2003), one JSON array; who caused each FAIL under ``unmapped.caused_by``."""
     path = out_dir / "cloudwarden-findings.ocsf.json"
-    path.write_bytes(orjson.dumps([to_ocsf(f, result.partition) for f in result.findings], option=orjson.OPT_INDENT_2))
+    documents = [to_ocsf(f, result.partition, result.causes.get(f.uid, ())) for f in result.findings]
+    path.write_bytes(orjson.dumps(documents, option=orjson.OPT_INDENT_2))
     return path
 
 
@@ -47,7 +48,10 @@ def write_asff(result: ScanResult, out_dir: Path, home_region: str | None = None
     region = home_region or asff_home_region(result)
     path = out_dir / "cloudwarden-findings.asff.json"
     path.write_bytes(
-        orjson.dumps([to_asff(f, region, result.partition) for f in result.findings], option=orjson.OPT_INDENT_2)
+        orjson.dumps(
+            [to_asff(f, region, result.partition, result.causes.get(f.uid, ())) for f in result.findings],
+            option=orjson.OPT_INDENT_2,
+        )
     )
     return path
 

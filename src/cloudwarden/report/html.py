@@ -42,6 +42,7 @@ class FindingRow:
     status_rank: int
     evidence_json: str
     cis: tuple[tuple[str, str], ...]  # (control id, section label)
+    causes: tuple[Any, ...] = ()  # trail events that caused a FAIL (cloudwarden.trail.causes.Cause), newest first
 
 
 def _environment() -> Environment:
@@ -63,7 +64,7 @@ def _asset(env: Environment, name: str) -> str:
     return source
 
 
-def _rows(findings: list[Finding]) -> list[FindingRow]:
+def _rows(findings: list[Finding], causes: dict[str, list[Any]] | None = None) -> list[FindingRow]:
     ordered = sorted(
         findings,
         key=lambda f: (_STATUS_RANK[f.shown_status], -f.severity.rank, f.rule.id, f.region, f.resource_id),
@@ -75,6 +76,7 @@ def _rows(findings: list[Finding]) -> list[FindingRow]:
             status_rank=_STATUS_RANK[f.shown_status],
             evidence_json=json.dumps(f.evidence, indent=2, sort_keys=True, default=str, ensure_ascii=False),
             cis=tuple((control, cis_section(control)) for control in f.rule.cis),
+            causes=tuple((causes or {}).get(f.uid, ())),
         )
         for i, f in enumerate(ordered)
     ]
@@ -110,7 +112,7 @@ def render_html(result: ScanResult) -> str:
         "counts": {status: counts.get(status, 0) for status in STATUS_ORDER},
         "worst": result.worst_failure(),
         "charts": summary_charts(result.findings),
-        "rows": _rows(result.findings),
+        "rows": _rows(result.findings, result.causes),
         "services": sorted({f.rule.service for f in result.findings}),
         "severities": ["critical", "high", "medium", "low", "informational"],
         "statuses": list(STATUS_ORDER),

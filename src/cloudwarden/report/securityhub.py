@@ -19,7 +19,7 @@ class ImportSummary:
 def send_to_security_hub(result: ScanResult, securityhub: Any, home_region: str) -> ImportSummary:
     """BatchImportFindings in batches of 100 through ``securityhub`` (a client in ``home_region``)."""
     summary = ImportSummary()
-    documents = [to_asff(f, home_region, result.partition) for f in result.findings]
+    documents = [to_asff(f, home_region, result.partition, result.causes.get(f.uid, ())) for f in result.findings]
     for batch in batches(documents):
         response = securityhub.batch_import_findings(Findings=batch)
         summary.imported += int(response.get("SuccessCount", 0))

@@ -136,9 +136,25 @@ class TrailStore:
                 finally:
                     con.unregister("trail_batch")
             now = datetime.now(UTC).replace(tzinfo=None)
-            manifest = [(f.location, f.size, f.version, f.events, f.bad_records, f.error, now) for f in files]
-            if manifest:
-                con.executemany("INSERT OR REPLACE INTO ingested_files VALUES (?, ?, ?, ?, ?, ?, ?)", manifest)
+            # One Arrow batch (the last entry per location): executemany costs ~2.5 ms a row, seconds per 1,000 files.
+            latest = list({f.location: f for f in files}.values())
+            if latest:
+                manifest = pa.table(
+                    {
+                        "location": pa.array([f.location for f in latest], pa.string()),
+                        "size": pa.array([f.size for f in latest], pa.int64()),
+                        "version": pa.array([f.version for f in latest], pa.string()),
+                        "events": pa.array([f.events for f in latest], pa.int64()),
+                        "bad_records": pa.array([f.bad_records for f in latest], pa.int64()),
+                        "error": pa.array([f.error for f in latest], pa.string()),
+                        "ingested_at": pa.array([now] * len(latest), pa.timestamp("us")),
+                    }
+                )
+                con.register("trail_manifest", manifest)
+                try:
+                    con.execute("INSERT OR REPLACE INTO ingested_files SELECT * FROM trail_manifest")
+                finally:
+                    con.unregister("trail_manifest")
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
