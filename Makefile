@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test lint bench browser clean
+.PHONY: demo test lint bench browser java clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,11 @@ demo: $(BIN)/.installed
 browser:
 	@command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium >/dev/null; }
 
-test: $(BIN)/.installed browser
+# `trail … --engine spark` runs pyspark, which needs a Java 17+ runtime (Debian 12's default-jre-headless is 17).
+java:
+	@command -v java >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq default-jre-headless >/dev/null; }
+
+test: $(BIN)/.installed browser java
 	$(BIN)/ruff check src tests bench
 	$(BIN)/python -m pytest -q
 

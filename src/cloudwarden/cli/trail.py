@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import time
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -33,6 +34,30 @@ From = Annotated[str | None, typer.Option("--from", help="Only events at or afte
 To = Annotated[str | None, typer.Option("--to", help="Only events before this ISO date/time (UTC).")]
 Limit = Annotated[int, typer.Option("--limit", min=0, help="At most this many rows (0: no limit).")]
 AsJson = Annotated[bool, typer.Option("--json", help="JSON lines instead of a table (streamed).")]
+
+
+class EngineName(StrEnum):
+    duckdb = "duckdb"
+    spark = "spark"
+
+
+QueryEngine = Annotated[
+    EngineName,
+    typer.Option(
+        "--engine",
+        help="Where the query runs: duckdb (embedded), or spark (a local Spark over the Parquet layout; needs "
+        "--parquet, the spark extra of cloudwarden and a Java 17+ runtime).",
+    ),
+]
+ParquetDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--parquet",
+        metavar="DIR",
+        help="Read the Parquet layout under DIR (written by `trail ingest --parquet DIR` or `trail export`) instead "
+        "of the store.",
+    ),
+]
 
 
 def _store_path(store: Path | None) -> Path:
@@ -153,12 +178,20 @@ def ingest_command(
         "folder).",
     ),
     retry_bad: bool = typer.Option(False, "--retry-bad", help="Read again files reported bad by an earlier run."),
+    parquet: Path | None = typer.Option(
+        None,
+        "--parquet",
+        metavar="DIR",
+        help="Also append the events this run adds to the Parquet layout under DIR (DIR/events/account=…/region=…/"
+        "day=…/), which --engine spark reads.",
+    ),
     no_progress: NoProgress = False,
 ) -> None:
     """Read CloudTrail log files (new or changed since the last run), or with --lookup the LookupEvents API, into
     the trail store."""
     from cloudwarden.trail.ingest import ingest
     from cloudwarden.trail.lookup import LookupAccessDenied
+    from cloudwarden.trail.parquet import ParquetAppender, ParquetError, events_dir
     from cloudwarden.trail.sources import LocalSource, S3Source, TrailSource, parse_s3_url
     from cloudwarden.trail.store import StoreError, TrailStore
 
@@ -190,6 +223,7 @@ def ingest_command(
     path = _store_path(store)
     try:
         with TrailStore(path) as trail_store, IngestBar(enabled=not no_progress) as bar:
+            appender = ParquetAppender.start(trail_store, parquet) if parquet else None
             summary = ingest(
                 trail_store,
                 trail_source,
@@ -198,7 +232,8 @@ def ingest_command(
                 retry_bad=retry_bad,
                 progress=bar,
             )
-    except (StoreError, LookupAccessDenied) as exc:
+            appended = appender.finish() if appender else None
+    except (StoreError, LookupAccessDenied, ParquetError) as exc:
         raise CommandError(str(exc)) from exc
     except Exception as exc:
         from botocore.exceptions import BotoCoreError, ClientError
@@ -215,6 +250,8 @@ def ingest_command(
         ),
         soft_wrap=True,
     )
+    if parquet and appended is not None:
+        console.print(terminal_text(f"{appended} events appended to {events_dir(parquet)}", 2000), soft_wrap=True)
     for bad in summary.bad_files:
         err_console.print(
             Text("bad file ", style="yellow") + terminal_text(f"{bad.location}: {bad.reason}", 1000), soft_wrap=True
@@ -282,18 +319,48 @@ def _emit(title: str, result: tuple[list[str], Any], as_json: bool) -> None:
     console.print(f"{count} rows")
 
 
-def _query(store: Path | None, title: str, as_json: bool, run: Any) -> None:
+def _open_source(store: Path | None, engine: EngineName, parquet: Path | None) -> Any:
+    """The read-only store, or an engine over the Parquet layout."""
+    if parquet is None:
+        if engine is EngineName.spark:
+            raise typer.BadParameter(
+                "Spark reads the Parquet layout: add --parquet DIR (write it with `trail ingest SOURCE --parquet DIR` "
+                "or `trail export --parquet DIR`)",
+                param_hint="--engine",
+            )
+        return _open_read_only(store)
+    if store is not None:
+        raise typer.BadParameter("give --store or --parquet, not both", param_hint="--store/--parquet")
+    from cloudwarden.trail.engines import DuckDBEngine, EngineUnavailable, SparkEngine
+    from cloudwarden.trail.parquet import ParquetError
+
+    try:
+        return SparkEngine.open(parquet) if engine is EngineName.spark else DuckDBEngine.over_parquet(parquet)
+    except (ParquetError, EngineUnavailable) as exc:
+        raise CommandError(str(exc)) from exc
+
+
+def _query(
+    store: Path | None,
+    title: str,
+    as_json: bool,
+    run: Any,
+    engine: EngineName = EngineName.duckdb,
+    parquet: Path | None = None,
+) -> None:
     import duckdb
 
-    trail_store = _open_read_only(store)
+    from cloudwarden.trail.engines import QueryError
+
+    source = _open_source(store, engine, parquet)
     try:
-        _emit(title, run(trail_store), as_json)
+        _emit(title, run(source), as_json)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
-    except duckdb.Error as exc:
+    except (duckdb.Error, QueryError) as exc:
         raise CommandError(f"query failed: {exc}") from exc
     finally:
-        trail_store.close()
+        source.close()
 
 
 @trail_app.command("who")
@@ -305,12 +372,14 @@ def who_command(
     to: To = None,
     limit: Limit = 200,
     as_json: AsJson = False,
+    engine: QueryEngine = EngineName.duckdb,
+    parquet: ParquetDir = None,
 ) -> None:
     """Who called an API action (newest first)."""
     from cloudwarden.trail.queries import who
 
     window = _window(since, from_, to)
-    _query(store, f"who: {action}", as_json, lambda s: who(s, action, window, limit))
+    _query(store, f"who: {action}", as_json, lambda s: who(s, action, window, limit), engine, parquet)
 
 
 @trail_app.command("what")
@@ -322,12 +391,14 @@ def what_command(
     to: To = None,
     limit: Limit = 200,
     as_json: AsJson = False,
+    engine: QueryEngine = EngineName.duckdb,
+    parquet: ParquetDir = None,
 ) -> None:
     """What a principal did (newest first)."""
     from cloudwarden.trail.queries import what
 
     window = _window(since, from_, to)
-    _query(store, f"what: {principal}", as_json, lambda s: what(s, principal, window, limit))
+    _query(store, f"what: {principal}", as_json, lambda s: what(s, principal, window, limit), engine, parquet)
 
 
 @trail_app.command("touched")
@@ -343,12 +414,14 @@ def touched_command(
     to: To = None,
     limit: Limit = 200,
     as_json: AsJson = False,
+    engine: QueryEngine = EngineName.duckdb,
+    parquet: ParquetDir = None,
 ) -> None:
     """Which calls touched a resource (newest first)."""
     from cloudwarden.trail.queries import touched
 
     window = _window(since, from_, to)
-    _query(store, f"touched: {resource}", as_json, lambda s: touched(s, resource, window, limit))
+    _query(store, f"touched: {resource}", as_json, lambda s: touched(s, resource, window, limit), engine, parquet)
 
 
 @trail_app.command("errors")
@@ -364,12 +437,14 @@ def errors_command(
     to: To = None,
     limit: Limit = 200,
     as_json: AsJson = False,
+    engine: QueryEngine = EngineName.duckdb,
+    parquet: ParquetDir = None,
 ) -> None:
     """Failed calls (newest first)."""
     from cloudwarden.trail.queries import errors
 
     window = _window(since, from_, to)
-    _query(store, f"errors: {code or 'all'}", as_json, lambda s: errors(s, code, window, limit))
+    _query(store, f"errors: {code or 'all'}", as_json, lambda s: errors(s, code, window, limit), engine, parquet)
 
 
 @trail_app.command("timeline")
@@ -381,21 +456,54 @@ def timeline_command(
     to: To = None,
     limit: Limit = 200,
     as_json: AsJson = False,
+    engine: QueryEngine = EngineName.duckdb,
+    parquet: ParquetDir = None,
 ) -> None:
     """Everything a principal did, oldest first, with source IPs and user agents."""
     from cloudwarden.trail.queries import timeline
 
     window = _window(since, from_, to)
-    _query(store, f"timeline: {principal}", as_json, lambda s: timeline(s, principal, window, limit))
+    _query(store, f"timeline: {principal}", as_json, lambda s: timeline(s, principal, window, limit), engine, parquet)
 
 
 @trail_app.command("sql")
 def sql_command(
-    query: str = typer.Argument(..., help="A SQL query over the tables events and ingested_files."),
+    query: str = typer.Argument(
+        ...,
+        help="A SQL query over the tables events and ingested_files (with --parquet: the view events, plus its "
+        "partition columns account, region and day).",
+    ),
     store: Store = None,
     as_json: AsJson = False,
+    engine: QueryEngine = EngineName.duckdb,
+    parquet: ParquetDir = None,
 ) -> None:
-    """Run any read-only SQL query against the trail store (opened read-only, no access to other files)."""
+    """Run any read-only SQL query against the trail store (opened read-only, no access to other files), or with
+    --parquet against the Parquet layout. DuckDB reaches no file outside it; Spark SQL has no such sandbox (a query
+    can call Java methods through reflect()), so use --engine spark only where you trust the machine and the user."""
     from cloudwarden.trail.queries import run_sql
 
-    _query(store, "sql", as_json, lambda s: run_sql(s, query))
+    _query(store, "sql", as_json, lambda s: run_sql(s, query), engine, parquet)
+
+
+@trail_app.command("export")
+def export_command(
+    parquet: Path = typer.Option(
+        ..., "--parquet", metavar="DIR", help="Root of the Parquet layout (events under DIR/events/), created if new."
+    ),
+    store: Store = None,
+) -> None:
+    """Write the store's events to the Parquet layout under DIR (for --engine spark): all of them the first time,
+    later only those not there yet (so it also repairs an interrupted `ingest --parquet`)."""
+    from cloudwarden.trail.parquet import ParquetError, events_dir, export_events
+    from cloudwarden.trail.store import StoreError, TrailStore
+
+    path = _store_path(store)
+    if not path.exists():
+        raise CommandError(f"no trail store at {path}: run `cloudwarden trail ingest SOURCE` first")
+    try:
+        with TrailStore(path) as trail_store:
+            written = export_events(trail_store, parquet)
+    except (StoreError, ParquetError) as exc:
+        raise CommandError(str(exc)) from exc
+    console.print(terminal_text(f"{path} → {events_dir(parquet)}: {written} events written", 2000), soft_wrap=True)

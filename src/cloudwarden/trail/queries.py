@@ -1,27 +1,30 @@
-"""The questions people ask of the trail store, as parameterised SQL that streams its results.
+"""The questions people ask of the trail, as parameterised SQL that streams its results.
 
-Each query returns ``(columns, batches)``: the column names and an iterator of row batches fetched from DuckDB
-as they are read, so a large answer is never held in memory at once. Every user value is a parameter;
-``LIKE`` patterns escape ``%``, ``_`` and ``\\``.
+One builder writes each question's SQL for every engine (``engines.py``: DuckDB over the store, DuckDB or Spark
+over the Parquet layout), with named parameters in the engine's marker; the answers are the same rows in the same
+order. Each query returns ``(columns, batches)``: the column names and an iterator of row batches fetched as they
+are read, so a large answer is never held in memory at once. Every user value is a parameter; ``LIKE`` patterns
+escape ``%``, ``_`` and the escape character ``!``.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from cloudwarden.trail.engines import FETCH_ROWS, Batches, DuckDBEngine, Engine, QueryError, Result
 from cloudwarden.trail.store import TrailStore
 
-FETCH_ROWS = 1000
+__all__ = ["FETCH_ROWS", "Batches", "QueryError", "Result"]
+
 DEFAULT_LIMIT = 200
 _DURATION = re.compile(r"(\d+)\s*(s|m|h|d|w)")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-
-Batches = Iterator[list[tuple[Any, ...]]]
-Result = tuple[list[str], Batches]
+# The LIKE escape character: one that means the same in DuckDB and Spark string literals (a backslash does not).
+LIKE_ESCAPE = "!"
 
 
 def parse_duration(text: str) -> timedelta:
@@ -63,20 +66,29 @@ class TimeWindow:
             raise ValueError("--to must be after the start of the window")
         return cls(start, end)
 
-    def sql(self) -> tuple[list[str], list[Any]]:
+    def conditions(self, engine: Engine, params: dict[str, Any]) -> list[str]:
+        """SQL conditions for the window in ``engine``'s dialect, adding their values to ``params``. Over the
+        Parquet layout they also bound the ``day`` partition, so the engine skips the days outside."""
         where: list[str] = []
-        params: list[Any] = []
+        p = engine.marker
         if self.start is not None:
-            where.append("event_time >= ?")
-            params.append(self.start)
+            where.append(f"event_time >= CAST({p}window_start AS TIMESTAMP)")
+            params["window_start"] = self.start.isoformat(sep=" ")
+            if engine.partitioned:
+                where.append(f"day >= {p}window_start_day")
+                params["window_start_day"] = self.start.date().isoformat()
         if self.end is not None:
-            where.append("event_time < ?")
-            params.append(self.end)
-        return where, params
+            where.append(f"event_time < CAST({p}window_end AS TIMESTAMP)")
+            params["window_end"] = self.end.isoformat(sep=" ")
+            if engine.partitioned:
+                where.append(f"day <= {p}window_end_day")
+                params["window_end_day"] = self.end.date().isoformat()
+        return where
 
 
 def escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    """``text`` as a LIKE pattern that matches only itself (with ``ESCAPE '!'``)."""
+    return text.replace(LIKE_ESCAPE, LIKE_ESCAPE * 2).replace("%", LIKE_ESCAPE + "%").replace("_", LIKE_ESCAPE + "_")
 
 
 def parse_action(action: str) -> tuple[str | None, str | None]:
@@ -91,33 +103,30 @@ def parse_action(action: str) -> tuple[str | None, str | None]:
     return source, (name if name and name != "*" else None)
 
 
-def _batches(cursor: Any, size: int) -> Batches:
-    while True:
-        rows = cursor.fetchmany(size)
-        if not rows:
-            return
-        yield rows
+def _engine(source: TrailStore | Engine) -> Engine:
+    return DuckDBEngine.over_store(source) if isinstance(source, TrailStore) else source
 
 
 def _select(
-    store: TrailStore,
+    source: TrailStore | Engine,
     columns: Sequence[str],
     where: list[str],
-    params: list[Any],
+    params: dict[str, Any],
     window: TimeWindow,
     order: str,
     limit: int,
 ) -> Result:
-    window_where, window_params = window.sql()
-    conditions = [*where, *window_where] or ["TRUE"]
-    sql = f"SELECT {', '.join(columns)} FROM events WHERE {' AND '.join(conditions)} ORDER BY {order}"  # noqa: S608
-    all_params = [*params, *window_params]
+    """``where`` holds ``{name}`` placeholders for the parameters in ``params``; they become the engine's markers."""
+    engine = _engine(source)
+    all_params = dict(params)
+    markers = {name: engine.marker + name for name in params}
+    conditions = [condition.format_map(markers) for condition in where]
+    conditions += window.conditions(engine, all_params)
+    sql = f"SELECT {', '.join(columns)} FROM events WHERE {' AND '.join(conditions) or 'TRUE'} ORDER BY {order}"  # noqa: S608
     if limit > 0:
-        sql += " LIMIT ?"
-        all_params.append(limit)
-    cursor = store.connection.cursor()
-    cursor.execute(sql, all_params)
-    return list(columns), _batches(cursor, FETCH_ROWS)
+        sql += f" LIMIT {engine.marker}row_limit"
+        all_params["row_limit"] = limit
+    return engine.execute(sql, all_params)
 
 
 # What each question shows; event_id last so any row can be looked up in full with `sql`.
@@ -179,70 +188,72 @@ TIMELINE_COLUMNS = (
     "event_id",
 )
 PRINCIPAL_MATCH = (
-    "(principal = ? OR principal_arn = ? OR principal_name = ? OR session_name = ? "
-    "OR access_key_id = ? OR source_identity = ?)"
+    "(principal = {principal} OR principal_arn = {principal} OR principal_name = {principal} "
+    "OR session_name = {principal} OR access_key_id = {principal} OR source_identity = {principal})"
 )
+_ESCAPE = f"ESCAPE '{LIKE_ESCAPE}'"
 
 
-def who(store: TrailStore, action: str, window: TimeWindow, limit: int = DEFAULT_LIMIT) -> Result:
-    """Who called ``action`` (``service:EventName``, ``*`` in the name as a wildcard), newest first."""
-    source, name = parse_action(action)
+def who(source: TrailStore | Engine, action: str, window: TimeWindow, limit: int = DEFAULT_LIMIT) -> Result:
+    """Who called ``action`` (``service:EventName``, ``*`` in the name as a wildcard), newest first. ``source``: a
+    store, or an engine from ``engines.py``."""
+    event_source, name = parse_action(action)
     where: list[str] = []
-    params: list[Any] = []
-    if source:
-        where.append("event_source = ?")
-        params.append(source)
+    params: dict[str, Any] = {}
+    if event_source:
+        where.append("event_source = {event_source}")
+        params["event_source"] = event_source
     if name and "*" in name:
-        where.append("event_name LIKE ? ESCAPE '\\'")
-        params.append(escape_like(name).replace("*", "%"))
+        where.append(f"event_name LIKE {{event_name}} {_ESCAPE}")
+        params["event_name"] = escape_like(name).replace("*", "%")
     elif name:
-        where.append("event_name = ?")
-        params.append(name)
+        where.append("event_name = {event_name}")
+        params["event_name"] = name
     if not where:
         raise ValueError("--action needs an event name or a service, e.g. iam:AttachUserPolicy or iam:*")
-    return _select(store, WHO_COLUMNS, where, params, window, "event_time DESC, event_id", limit)
+    return _select(source, WHO_COLUMNS, where, params, window, "event_time DESC, event_id", limit)
 
 
-def what(store: TrailStore, principal: str, window: TimeWindow, limit: int = DEFAULT_LIMIT) -> Result:
+def what(source: TrailStore | Engine, principal: str, window: TimeWindow, limit: int = DEFAULT_LIMIT) -> Result:
     """What ``principal`` did (user or role name, session name, ARN, access key id, source identity), newest
     first."""
-    return _select(store, WHAT_COLUMNS, [PRINCIPAL_MATCH], [principal] * 6, window, "event_time DESC, event_id", limit)
+    params = {"principal": principal}
+    return _select(source, WHAT_COLUMNS, [PRINCIPAL_MATCH], params, window, "event_time DESC, event_id", limit)
 
 
-def timeline(store: TrailStore, principal: str, window: TimeWindow, limit: int = DEFAULT_LIMIT) -> Result:
+def timeline(source: TrailStore | Engine, principal: str, window: TimeWindow, limit: int = DEFAULT_LIMIT) -> Result:
     """Everything ``principal`` did, oldest first, with source IPs and user agents."""
-    return _select(store, TIMELINE_COLUMNS, [PRINCIPAL_MATCH], [principal] * 6, window, "event_time, event_id", limit)
+    params = {"principal": principal}
+    return _select(source, TIMELINE_COLUMNS, [PRINCIPAL_MATCH], params, window, "event_time, event_id", limit)
 
 
-def touched(store: TrailStore, resource: str, window: TimeWindow, limit: int = DEFAULT_LIMIT) -> Result:
+def touched(source: TrailStore | Engine, resource: str, window: TimeWindow, limit: int = DEFAULT_LIMIT) -> Result:
     """Events whose request parameters, response elements or resources mention ``resource`` (an ARN, a bucket
     name, an instance id…), newest first."""
     if not resource.strip():
         raise ValueError("--resource must not be empty")
-    pattern = f"%{escape_like(resource)}%"
     where = [
-        "(request_parameters LIKE ? ESCAPE '\\' OR resources LIKE ? ESCAPE '\\' "
-        "OR response_elements LIKE ? ESCAPE '\\')"
+        f"(request_parameters LIKE {{pattern}} {_ESCAPE} OR resources LIKE {{pattern}} {_ESCAPE} "
+        f"OR response_elements LIKE {{pattern}} {_ESCAPE})"
     ]
-    return _select(store, TOUCHED_COLUMNS, where, [pattern] * 3, window, "event_time DESC, event_id", limit)
+    params = {"pattern": f"%{escape_like(resource)}%"}
+    return _select(source, TOUCHED_COLUMNS, where, params, window, "event_time DESC, event_id", limit)
 
 
-def errors(store: TrailStore, code: str | None, window: TimeWindow, limit: int = DEFAULT_LIMIT) -> Result:
+def errors(source: TrailStore | Engine, code: str | None, window: TimeWindow, limit: int = DEFAULT_LIMIT) -> Result:
     """Failed calls, newest first; ``code`` matches any error code containing it, ignoring case
     (``AccessDenied`` finds ``AccessDenied`` and ``AccessDeniedException``)."""
     where = ["error_code IS NOT NULL"]
-    params: list[Any] = []
+    params: dict[str, Any] = {}
     if code:
-        where.append("error_code ILIKE ? ESCAPE '\\'")
-        params.append(f"%{escape_like(code)}%")
-    return _select(store, ERRORS_COLUMNS, where, params, window, "event_time DESC, event_id", limit)
+        where.append(f"error_code ILIKE {{code}} {_ESCAPE}")
+        params["code"] = f"%{escape_like(code)}%"
+    return _select(source, ERRORS_COLUMNS, where, params, window, "event_time DESC, event_id", limit)
 
 
-def run_sql(store: TrailStore, query: str) -> Result:
-    """Any query the user writes, on a store opened read-only (without access to files outside it)."""
-    if not store.read_only:
+def run_sql(source: TrailStore | Engine, query: str) -> Result:
+    """Any query the user writes: on a store opened read-only (without access to files outside it), or on an
+    engine over the Parquet layout (one read-only query; see ``SparkEngine`` for Spark's caveats)."""
+    if isinstance(source, TrailStore) and not source.read_only:
         raise ValueError("run_sql needs a store opened read-only")
-    cursor = store.connection.cursor()
-    cursor.execute(query)
-    columns = [d[0] for d in cursor.description or []]
-    return columns, _batches(cursor, FETCH_ROWS)
+    return _engine(source).run_user_query(query)
