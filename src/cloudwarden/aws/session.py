@@ -25,7 +25,7 @@ from botocore.loaders import Loader, create_loader
 
 # Operations that only read. GenerateCredentialReport is the one non-Get/List/Describe call posture
 # needs: it asks IAM to build a report and changes no configuration.
-READ_PREFIXES = ("Get", "List", "Describe", "Head", "Lookup", "Search", "Batch Get")
+READ_PREFIXES = ("Get", "List", "Describe", "Head", "Lookup", "Search", "BatchGet")
 READ_OPERATIONS = frozenset({"GenerateCredentialReport", "GetCallerIdentity", "AssumeRole"})
 
 # Adaptive mode rate-limits the client itself once AWS throttles; five attempts ride out throttling and

@@ -20,7 +20,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -142,20 +142,24 @@ def parse_event(item: dict[str, Any]) -> dict[str, Any] | str:
 class _Pacer:
     """At most ``rate`` requests per second per region, across threads (0: no pacing)."""
 
-    def __init__(self, rate: float) -> None:
+    def __init__(
+        self, rate: float, clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep
+    ) -> None:
         self._interval = 1.0 / rate if rate > 0 else 0.0
         self._next: dict[str, float] = {}
         self._lock = threading.Lock()
+        self._clock = clock
+        self._sleep = sleep
 
     def wait(self, region: str) -> None:
         if not self._interval:
             return
         with self._lock:
-            now = time.monotonic()
+            now = self._clock()
             at = max(now, self._next.get(region, 0.0))
             self._next[region] = at + self._interval
         if at > now:
-            time.sleep(at - now)
+            self._sleep(at - now)
 
 
 class LookupSource:
