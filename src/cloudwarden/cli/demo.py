@@ -19,6 +19,7 @@ from cloudwarden.findings.scan import ScanResult
 from cloudwarden.report.text import terminal_text
 
 if TYPE_CHECKING:
+    from cloudwarden.demo.detections import Replay
     from cloudwarden.demo.environment import PlantedMistake
     from cloudwarden.demo.trail_recorder import DemoTrail
 
@@ -65,16 +66,22 @@ def demo(
         with RichProgress(console, enabled=not no_progress) as progress:
             _, result = scan_account(scanner, list(DEMO_REGIONS), progress=progress)
     trail = None
+    replayed = None
     if trail_job is not None:
+        from cloudwarden.demo.detections import replay
         from cloudwarden.trail.causes import attach_causes
 
         with console.status("Finding who made each change in Acme's CloudTrail …"):
             trail = trail_job.result()
             attach_causes(result, trail.store)
+        with console.status("Replaying Acme's CloudTrail through the detection lanes …"):
+            replayed = replay(trail.folder, output_dir)
     emit(result, formats, output_dir)
     _say_what_was_caught(result, env.mistakes)
     if trail is not None:
         _say_where_the_trail_is(trail, env.mistakes)
+    if replayed is not None:
+        _say_what_the_lanes_caught(replayed)
     if "html" in formats:
         console.print(f"\nOpen the report: [bold]{(output_dir / 'cloudwarden-report.html').resolve()}[/bold]")
 
@@ -112,3 +119,43 @@ def _say_where_the_trail_is(trail: DemoTrail, mistakes: list[PlantedMistake]) ->
     console.print(Text("Ask it who did what, e.g.:", style="bold"))
     for command in commands:
         console.print(Text("  ") + terminal_text(command, 1000), soft_wrap=True)
+
+
+SHOWN_ALERTS = 12
+
+
+def _say_what_the_lanes_caught(replayed: Replay) -> None:
+    """The alerts the deployed lanes would have raised, most severe first (values from the trail: escaped)."""
+    from rich.table import Table
+
+    console.print()
+    console.print(
+        terminal_text(
+            f"Detection: {replayed.rules} rules over {replayed.events} events. The fast lane would have raised "
+            f"{len(replayed.alerts)} alerts, each seconds after its call; the slow lane then read the "
+            f"{replayed.files} log files and raised {replayed.slow_lane_new} more (each alert once). "
+            f"Alerts: {replayed.alerts_file.resolve()}",
+            2000,
+        ),
+        soft_wrap=True,
+    )
+    if not replayed.alerts:
+        return
+    table = Table(title=f"Most severe alerts (of {len(replayed.alerts)})")
+    for column in ("when", "level", "rule", "who", "call"):
+        table.add_column(column)
+    shown = sorted(replayed.alerts, key=lambda a: (-a["severity_id"], a["time"]))[:SHOWN_ALERTS]
+    for alert in sorted(shown, key=lambda a: a["time"]):
+        event = alert["evidences"][0]["data"]
+        user = alert["actor"]["user"]
+        uid = user.get("uid") or ""
+        who = user.get("name") or ("root" if uid.endswith(":root") else uid.rsplit("/", 1)[-1])
+        who = who or alert["actor"].get("invoked_by")
+        table.add_row(
+            terminal_text(str(event.get("eventTime"))[5:16].replace("T", " "), 20),
+            alert["severity"],
+            terminal_text(alert["finding_info"]["title"], 80),
+            terminal_text(who or "", 60),
+            terminal_text(alert["api"]["operation"] or "", 60),
+        )
+    console.print(table)
