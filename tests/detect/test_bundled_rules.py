@@ -2,15 +2,18 @@
 example records and not their near misses, and fire on the Stratus Red Team detonations they are written for.
 
 The examples (bundled_examples.yaml) are data: every bundled rule has at least one record it must match and one
-it must not, and every check goes through RuleIndex, as the detector does.
+it must not, and every check goes through RuleIndex, as the detector does. The correlation rules (cw_corr_*.yml)
+have sequences of records that must raise exactly one alert, or none, through the detector's correlator.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import tomllib
 import uuid
 from collections import Counter
+from datetime import datetime, timedelta
 from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
@@ -18,23 +21,33 @@ from typing import Any
 import pytest
 import yaml
 
-from cloudwarden.detect.bundled import bundled_rules_dir, load_bundled, short_id
+from cloudwarden.detect.bundled import bundled_rules_dir, short_id
+from cloudwarden.detect.correlation import MemoryWindows
+from cloudwarden.detect.engine import Detector
 from cloudwarden.detect.index import RuleIndex
 from cloudwarden.detect.sigma_rules import DetectionRule, load_rules
 from tests.trail.helpers import STRATUS_DIR
 
 EXAMPLES_FILE = Path(__file__).with_name("bundled_examples.yaml")
+_EXAMPLE_DATA = yaml.safe_load(EXAMPLES_FILE.read_text(encoding="utf-8"))
 EXAMPLES: dict[str, dict[str, list[dict[str, Any]]]] = {
-    name: cases for name, cases in yaml.safe_load(EXAMPLES_FILE.read_text(encoding="utf-8")).items() if name[0] != "_"
+    name: cases for name, cases in _EXAMPLE_DATA.items() if name[0] != "_"
 }
+CORRELATION_EXAMPLES: dict[str, dict[str, list[list[dict[str, Any]]]]] = _EXAMPLE_DATA["_correlations"]
+CORRELATION_PREFIX = "cw_corr_"
 SIGMA_DIR = STRATUS_DIR.parent / "sigma-rules-aws-cloudtrail"
 PYPROJECT = Path(__file__).resolve().parents[2] / "pyproject.toml"
 needs_shared_data = pytest.mark.skipif(not STRATUS_DIR.is_dir(), reason="../shared/data is not beside this clone")
 
 
+def single_event_files() -> list[Path]:
+    """The bundled rule files of single-event rules (one rule each); correlation files are tested below."""
+    return sorted(p for p in bundled_rules_dir().glob("*.yml") if not p.name.startswith(CORRELATION_PREFIX))
+
+
 @pytest.fixture(scope="module")
 def bundled() -> list[DetectionRule]:
-    rules, problems = load_bundled()
+    rules, problems = load_rules(single_event_files())
     assert problems == []
     return rules
 
@@ -67,7 +80,7 @@ def stratus(technique: str) -> list[dict[str, Any]]:
 
 
 def test_every_bundled_rule_file_loads_into_one_rule(bundled: list[DetectionRule]) -> None:
-    files = sorted(bundled_rules_dir().glob("*.yml"))
+    files = single_event_files()
     assert len(files) >= 15
     assert sorted(Path(rule.source).name for rule in bundled) == [path.name for path in files]
     assert list(bundled_rules_dir().glob("*.yaml")) == []  # one spelling, the one the package data ships
@@ -227,3 +240,110 @@ def test_every_stratus_record_gets_the_brute_force_answer(bundled: list[Detectio
     records = [record for path in sorted(STRATUS_DIR.glob("*.json")) for record in json.loads(path.read_text())]
     for record in records:
         assert index.matches(record) == [rule for rule in bundled if rule.match(record)]
+
+
+# --- correlation rules ----------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def detector() -> Detector:
+    loaded = Detector.load()
+    assert loaded.problems == []
+    return loaded
+
+
+def correlation_name(correlation: Any) -> str:
+    name = short_id(correlation.header)
+    assert name is not None, f"{correlation.header.source} has no cloudwarden.<short id> tag"
+    return name
+
+
+def test_each_correlation_file_holds_one_correlation_named_by_its_short_id(detector: Detector) -> None:
+    files = sorted(p.name for p in bundled_rules_dir().glob(f"{CORRELATION_PREFIX}*.yml"))
+    assert len(files) >= 3
+    assert sorted(Path(c.header.source).name for c in detector.correlations) == files
+    kinds = {c.kind for c in detector.correlations}
+    assert {"event_count", "value_count"} <= kinds and kinds & {"temporal", "temporal_ordered"}
+    for correlation in detector.correlations:
+        assert Path(correlation.header.source).name == f"cw_{correlation_name(correlation)}.yml"
+        assert [tag for tag in correlation.header.tags if tag.startswith("cloudwarden.")] == [
+            f"cloudwarden.{correlation_name(correlation)}"
+        ]
+
+
+def test_correlations_have_the_metadata_and_tags_a_bundled_rule_should(detector: Detector) -> None:
+    ids = [rule.id for rule in detector.rules] + [c.id for c in detector.correlations]
+    assert len(ids) == len(set(ids))
+    for correlation in detector.correlations:
+        sigma, header = correlation.sigma, correlation.header
+        assert uuid.UUID(correlation.id).version == 4, header.source
+        assert sigma.author == "cloudwarden" and sigma.status is not None and sigma.date is not None, header.source
+        assert header.description and sigma.references and sigma.falsepositives and sigma.level, header.source
+        technique = re.compile(r"attack\.t\d{4}(\.\d{3})?")
+        tactics = [t for t in header.tags if t.startswith("attack.") and not technique.fullmatch(t)]
+        assert header.attack and tactics, header.source
+        assert all(cis.startswith("4.") for cis in header.cis), header.source
+        for rule in correlation.rules:  # base rules defined beside a correlation are its own: they alert only via it
+            assert uuid.UUID(rule.id).version == 4, rule.source
+            if rule.source == header.source:
+                assert not rule.generates, rule.source
+
+
+def test_the_correlation_examples_cover_every_bundled_correlation_both_ways(detector: Detector) -> None:
+    assert set(CORRELATION_EXAMPLES) == {correlation_name(c) for c in detector.correlations}
+    for name, cases in CORRELATION_EXAMPLES.items():
+        assert set(cases) == {"fires", "quiet"} and cases["fires"] and cases["quiet"], name
+
+
+_STEP = re.compile(r"(\d+)([smh])")
+
+
+def expand(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The records a correlation example describes (see the comment above _correlations in the examples)."""
+    records = []
+    for n, step in enumerate(steps):
+        amount, unit = _STEP.fullmatch(step.get("every", "0s")).groups()  # type: ignore[union-attr]
+        every = timedelta(**{{"s": "seconds", "m": "minutes", "h": "hours"}[unit]: int(amount)})
+        start = datetime.fromisoformat(step["start"].replace("Z", "+00:00"))
+        for i in range(step.get("count", 1)):
+            record = json.loads(json.dumps(step["record"]))  # a deep copy
+            record["eventID"] = f"example-{n}-{i}"
+            record["eventTime"] = (start + i * every).strftime("%Y-%m-%dT%H:%M:%SZ")
+            if "vary" in step:
+                *parents, leaf = step["vary"].split(".")
+                target = record
+                for part in parents:
+                    target = target[part]
+                target[leaf] = f"{target[leaf]}-{i}"
+            records.append(record)
+    return records
+
+
+CORRELATION_CASES = [
+    pytest.param(name, expected, steps, id=f"{name}-{kind}-{n}")
+    for name, cases in CORRELATION_EXAMPLES.items()
+    for kind, expected in (("fires", 1), ("quiet", 0))
+    for n, steps in enumerate(cases.get(kind) or [])
+]
+
+
+@pytest.mark.parametrize("name, expected, steps", CORRELATION_CASES)
+def test_correlation_examples(detector: Detector, name: str, expected: int, steps: list[dict[str, Any]]) -> None:
+    correlation = next(c for c in detector.correlations if correlation_name(c) == name)
+    correlator = detector.correlator()
+    assert correlator is not None
+    run = correlator.run(expand(steps), MemoryWindows(), "hunt")
+    raised = [a for a in run.alerts if a["finding_info"]["analytic"]["uid"] == correlation.id]
+    assert len(raised) == expected
+    assert run.untimed == 0
+
+
+@needs_shared_data
+def test_the_secrets_detonation_fires_the_many_secrets_correlation(detector: Detector) -> None:
+    correlator = detector.correlator()
+    assert correlator is not None
+    run = correlator.run(stratus("aws.credential-access.secretsmanager-retrieve-secrets"), MemoryWindows(), "hunt")
+    assert [a["finding_info"]["title"] for a in run.alerts] == ["One Principal Read Many Distinct Secrets"]
+    assert run.alerts[0]["unmapped"]["correlation"]["group"] == {
+        "userIdentity.arn": "arn:aws:iam::903144391865:user/christophe"
+    }

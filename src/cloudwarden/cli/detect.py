@@ -7,7 +7,7 @@ not be read are reported on standard error; the hunt goes on without them.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson
 import typer
@@ -19,7 +19,13 @@ from cloudwarden.cli.options import EndpointUrl, Profile
 from cloudwarden.cli.trail import From, Since, To
 from cloudwarden.report.text import terminal_text
 
+if TYPE_CHECKING:
+    from cloudwarden.detect.correlation import Correlator, MemoryWindows
+
 EXIT_ALERTS = 1
+# Records a correlation counts are held and correlated in eventTime order (files come region by region, not in
+# time order); past this many, each batch is correlated as it fills (windows still span batches).
+HUNT_CORRELATION_BATCH = 200_000
 
 
 def detect(
@@ -63,6 +69,10 @@ def detect(
         raise CommandError("no detection rules loaded")
     alerts: list[dict[str, Any]] = []
     events = 0
+    from cloudwarden.detect.correlation import MemoryWindows
+
+    correlator, held = detector.correlator(), []
+    windows = MemoryWindows()
     for path in paths:
         source = LocalSource(path)
         for log in source.list():
@@ -81,11 +91,35 @@ def detect(
                     alerts.append(alert)
                     if as_json:
                         typer.echo(orjson.dumps(alert).decode())
+                if correlator is not None and correlator.relevant(record):
+                    held.append(record)
+                    if len(held) >= HUNT_CORRELATION_BATCH:
+                        _correlate(correlator, windows, held, alerts, as_json)
+                        held = []
+    if correlator is not None:
+        _correlate(correlator, windows, held, alerts, as_json)
     if not as_json:
         _print_table(alerts)
         console.print(f"{len(alerts)} alerts from {events} events and {len(detector.rules)} rules.")
     if alerts:
         raise typer.Exit(EXIT_ALERTS)
+
+
+def _correlate(correlator: Correlator, windows: MemoryWindows, held: list[Any], alerts: list[dict[str, Any]],
+               as_json: bool) -> None:
+    """Run the correlation rules over ``held`` (in eventTime order), adding their alerts."""
+    run = correlator.run(held, windows, "hunt")
+    windows.apply(run.changes)
+    if run.untimed:
+        err_console.print(
+            Text("not correlated ", style="yellow")
+            + terminal_text(f"{run.untimed} records a correlation rule counts have no readable eventTime", 200),
+            soft_wrap=True,
+        )
+    for alert in run.alerts:
+        alerts.append(alert)
+        if as_json:
+            typer.echo(orjson.dumps(alert).decode())
 
 
 def _in_window(record: Any, window: Any) -> bool:
@@ -148,7 +182,14 @@ def watch(
     ] = None,
     sinks: Annotated[
         list[str] | None,
-        typer.Option("--sink", metavar="SPEC", help="stdout (default) or file:PATH (JSON lines); repeatable."),
+        typer.Option(
+            "--sink",
+            metavar="SPEC",
+            help="Where alerts go (repeatable): stdout (default) or file:PATH (JSON lines); sns:TOPIC_ARN (the "
+            "alert JSON, attributes severity/rule_uid/alert_uid); securityhub or securityhub:REGION (ASFF, "
+            "re-import updates); eventbridge:BUS_NAME_OR_ARN (PutEvents, source cloudwarden). AWS sinks write "
+            "with --profile/--endpoint-url; alerts a sink could not take are kept and sent again.",
+        ),
     ] = None,
     rules: Annotated[
         list[Path] | None,
@@ -164,15 +205,21 @@ def watch(
     locally). Alerts are raised once per rule and event, across restarts."""
     import time
 
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from cloudwarden.aws.session import AwsContext
     from cloudwarden.cli.common import aws_context
     from cloudwarden.detect.checkpoints import Checkpoints
     from cloudwarden.detect.engine import Detector
     from cloudwarden.detect.lanes.slow import SlowLane
-    from cloudwarden.detect.sinks import parse_sink
+    from cloudwarden.detect.sinks import SinkError, parse_sinks
+    from cloudwarden.detect.sinks_aws import WriterContext
     from cloudwarden.trail.sources import S3Source
 
+    # A sink the user named is the opt-in to its write: only those sinks get a context that may write.
+    writer = WriterContext(lambda: AwsContext.create(profile=profile, endpoint_url=endpoint_url, read_only=False))
     try:
-        outputs = [parse_sink(spec) for spec in sinks or ["stdout"]]
+        outputs = parse_sinks(sinks or ["stdout"], writer)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--sink") from exc
     detector = Detector.load(rules or [], bundled=not no_bundled)
@@ -186,7 +233,17 @@ def watch(
     with Checkpoints(checkpoints or default_checkpoints_path()) as store:
         lane = SlowLane(detector, store, outputs)
         while True:
-            outcomes = lane.process_all(source)
+            try:
+                outcomes = lane.process_all(source)
+            except (SinkError, ClientError, BotoCoreError, OSError) as exc:
+                # The alerts stay in the outbox (and files not yet evaluated stay new): the next round retries.
+                pending = store.counts()["outbox"]
+                message = f"delivery failed, {pending} alerts kept for the next try: {exc}"
+                if once:
+                    raise CommandError(terminal_text(message, 1000).plain) from exc
+                err_console.print(Text("sink ", style="yellow") + terminal_text(message, 1000), soft_wrap=True)
+                time.sleep(interval)
+                continue
             new = [o for o in outcomes if not o.skipped]
             err_console.print(
                 terminal_text(

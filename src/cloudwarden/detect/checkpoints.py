@@ -4,6 +4,8 @@
 * ``seen``: each alert uid (rule id + eventID) ever raised; the same event seen by both lanes, or in two files,
   alerts once.
 * ``outbox``: alerts raised but not yet delivered to every sink.
+* ``windows``: each correlation rule's window state per group key (:mod:`cloudwarden.detect.correlation`),
+  written in the same transaction as the alerts it raised, so a restart resumes every window where it stood.
 
 A file's alerts, its seen-marks and its done-mark are written in one transaction, before any delivery; delivery
 then drains the outbox. Killed anywhere, a restart either re-evaluates the file (its transaction never
@@ -25,7 +27,11 @@ CREATE TABLE IF NOT EXISTS files (location TEXT PRIMARY KEY, version TEXT NOT NU
 CREATE TABLE IF NOT EXISTS seen (uid TEXT PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, uid TEXT UNIQUE NOT NULL,
                                    payload BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS windows (rule TEXT NOT NULL, grp TEXT NOT NULL, last_time INTEGER NOT NULL,
+                                    state BLOB NOT NULL, PRIMARY KEY (rule, grp));
+CREATE INDEX IF NOT EXISTS windows_by_age ON windows (rule, last_time);
 """
+_WINDOW_READ_BATCH = 500  # group keys per SELECT, under SQLite's bound on parameters
 
 
 class Checkpoints:
@@ -52,9 +58,17 @@ class Checkpoints:
         row = self._db.execute("SELECT version FROM files WHERE location = ?", (location,)).fetchone()
         return row is not None and row[0] == version
 
-    def record(self, alerts: Sequence[dict[str, Any]], location: str | None = None, version: str = "") -> int:
-        """Keep the alerts not raised before (into the outbox) and, with ``location``, mark that file done; one
-        transaction. Returns how many alerts were new."""
+    def record(
+        self,
+        alerts: Sequence[dict[str, Any]],
+        location: str | None = None,
+        version: str = "",
+        windows: Sequence[tuple[str, str, int, bytes]] = (),
+        max_groups: int = 10_000,
+    ) -> int:
+        """Keep the alerts not raised before (into the outbox), store the correlation ``windows`` rows (rule, group,
+        last event time, state; beyond ``max_groups`` per rule the least recent are dropped) and, with
+        ``location``, mark that file done; one transaction. Returns how many alerts were new."""
         db = self._db
         db.execute("BEGIN IMMEDIATE")
         try:
@@ -64,6 +78,12 @@ class Checkpoints:
                 if db.execute("INSERT OR IGNORE INTO seen (uid) VALUES (?)", (uid,)).rowcount:
                     db.execute("INSERT INTO outbox (uid, payload) VALUES (?, ?)", (uid, orjson.dumps(alert)))
                     new += 1
+            if windows:
+                db.executemany(
+                    "INSERT OR REPLACE INTO windows (rule, grp, last_time, state) VALUES (?, ?, ?, ?)", windows
+                )
+                for rule in {row[0] for row in windows}:
+                    self._evict_windows(rule, max_groups)
             if location is not None:
                 db.execute(
                     "INSERT OR REPLACE INTO files (location, version, alerts) VALUES (?, ?, ?)",
@@ -74,6 +94,33 @@ class Checkpoints:
             db.execute("ROLLBACK")
             raise
         return new
+
+    def _evict_windows(self, rule: str, max_groups: int) -> None:
+        db = self._db
+        if db.execute("SELECT count(*) FROM windows WHERE rule = ?", (rule,)).fetchone()[0] <= max_groups:
+            return
+        db.execute(
+            "DELETE FROM windows WHERE rule = ? AND grp NOT IN "
+            "(SELECT grp FROM windows WHERE rule = ? ORDER BY last_time DESC, grp DESC LIMIT ?)",
+            (rule, rule, max_groups),
+        )
+
+    def load_windows(self, rule: str, groups: Sequence[str]) -> dict[str, bytes]:
+        """The stored window state of each of ``groups`` of correlation ``rule`` that has any."""
+        found: dict[str, bytes] = {}
+        for at in range(0, len(groups), _WINDOW_READ_BATCH):
+            batch = list(groups[at : at + _WINDOW_READ_BATCH])
+            marks = ",".join("?" * len(batch))
+            rows = self._db.execute(
+                f"SELECT grp, state FROM windows WHERE rule = ? AND grp IN ({marks})",  # noqa: S608 (only ? marks)
+                (rule, *batch),
+            ).fetchall()
+            found.update((grp, bytes(state)) for grp, state in rows)
+        return found
+
+    def window_groups(self, rule: str) -> int:
+        """How many group keys of correlation ``rule`` hold state."""
+        return int(self._db.execute("SELECT count(*) FROM windows WHERE rule = ?", (rule,)).fetchone()[0])
 
     def pending(self, limit: int = 500) -> list[tuple[str, dict[str, Any]]]:
         """Alerts not yet delivered, oldest first."""

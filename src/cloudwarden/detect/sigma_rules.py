@@ -3,6 +3,9 @@
 pySigma parses each YAML document and its condition; :mod:`cloudwarden.detect.matcher` compiles the parsed
 condition. A rule that cannot run here (another log source, a feature the matcher lacks, invalid YAML) is never
 dropped silently: it comes back as a :class:`RuleProblem` with the file and the reason.
+
+Sigma correlation rules are parsed here too and handed to :mod:`cloudwarden.detect.correlation` (pass a
+``correlations`` list), which resolves their references across every loaded file and compiles them.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Any
 
 import yaml
 from sigma.collection import SigmaCollection
+from sigma.correlations import SigmaCorrelationRule
 from sigma.exceptions import SigmaError
 from sigma.rule import SigmaRule
 
@@ -42,6 +46,13 @@ class DetectionRule:
     event_names: frozenset[str]
     event_sources: frozenset[str]
     sigma: SigmaRule
+    # False for a rule a correlation refers to with ``generate: false`` (Sigma's default): it feeds the correlation
+    # and raises no alert of its own.
+    generates: bool = True
+
+
+# A correlation rule as parsed, and the file it came from (compiled by cloudwarden.detect.correlation).
+PendingCorrelation = tuple[SigmaCorrelationRule, str]
 
 
 @dataclass(frozen=True)
@@ -61,8 +72,11 @@ def rule_files(paths: Iterable[Path]) -> Iterator[Path]:
             yield path
 
 
-def load_rules(paths: Iterable[Path]) -> tuple[list[DetectionRule], list[RuleProblem]]:
-    """Load and compile every rule under ``paths``; what cannot run is reported, never skipped."""
+def load_rules(
+    paths: Iterable[Path], correlations: list[PendingCorrelation] | None = None
+) -> tuple[list[DetectionRule], list[RuleProblem]]:
+    """Load and compile every rule under ``paths``; what cannot run is reported, never skipped. Correlation rules
+    are appended to ``correlations`` when it is given, else reported as problems."""
     rules: list[DetectionRule] = []
     problems: list[RuleProblem] = []
     for path in rule_files(paths):
@@ -74,16 +88,19 @@ def load_rules(paths: Iterable[Path]) -> tuple[list[DetectionRule], list[RulePro
         except (OSError, UnicodeDecodeError) as exc:
             problems.append(RuleProblem(str(path), f"cannot read: {exc}"))
             continue
-        loaded, found = load_text(text, str(path))
+        loaded, found = load_text(text, str(path), correlations)
         rules.extend(loaded)
         problems.extend(found)
     return rules, problems
 
 
-def load_text(text: str, source: str) -> tuple[list[DetectionRule], list[RuleProblem]]:
-    """The rules of one YAML text (one or more documents)."""
+def load_text(
+    text: str, source: str, correlations: list[PendingCorrelation] | None = None
+) -> tuple[list[DetectionRule], list[RuleProblem]]:
+    """The rules of one YAML text (one or more documents); correlation rules as in :func:`load_rules`."""
     try:
-        collection = SigmaCollection.from_yaml(text, collect_errors=True)
+        # References are resolved later, across every file loaded (a correlation may name a rule in another file).
+        collection = SigmaCollection.from_yaml(text, collect_errors=True, resolve_references=False)
     except (SigmaError, ValueError, yaml.YAMLError) as exc:  # YAML that cannot even be split into documents
         return [], [RuleProblem(source, f"not a Sigma rule file: {exc}")]
     rules: list[DetectionRule] = []
@@ -91,6 +108,16 @@ def load_text(text: str, source: str) -> tuple[list[DetectionRule], list[RulePro
     for error in collection.errors:
         problems.append(RuleProblem(source, f"invalid Sigma: {error}"))
     for item in collection.rules:
+        if isinstance(item, SigmaCorrelationRule) and correlations is not None:
+            if item.errors:
+                problems.append(RuleProblem(source, f"invalid Sigma in {_title(item)}: {item.errors[0]}"))
+            else:
+                correlations.append((item, source))
+            continue
+        if isinstance(item, SigmaCorrelationRule):
+            problems.append(RuleProblem(source, f"{_title(item)}: a correlation rule, evaluated by the detector "
+                                                "(Detector.load: the slow lane and the hunt), not by load_rules"))
+            continue
         if not isinstance(item, SigmaRule):
             kind = type(item).__name__.removeprefix("Sigma")
             problems.append(RuleProblem(source, f"{kind} rules are not supported yet ({_title(item)})"))
@@ -118,14 +145,20 @@ def _title(item: Any) -> str:
     return str(getattr(item, "title", None) or getattr(item, "id", None) or "untitled")
 
 
-def _compile(rule: SigmaRule, source: str) -> DetectionRule:
-    conditions = [condition.parsed for condition in rule.detection.parsed_condition]
-    compiled = compile_condition(conditions)
+def tag_ids(rule: SigmaRule | SigmaCorrelationRule) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """A rule's tags as ``namespace.name``, its ATT&CK technique ids and its CIS control ids."""
     tags = tuple(f"{tag.namespace}.{tag.name}" for tag in rule.tags)
     attack = tuple(
         tag.name.upper() for tag in rule.tags if tag.namespace == "attack" and _ATTACK_TECHNIQUE.fullmatch(tag.name)
     )
     cis = tuple(tag.name for tag in rule.tags if tag.namespace == "cis")
+    return tags, attack, cis
+
+
+def _compile(rule: SigmaRule, source: str) -> DetectionRule:
+    conditions = [condition.parsed for condition in rule.detection.parsed_condition]
+    compiled = compile_condition(conditions)
+    tags, attack, cis = tag_ids(rule)
     return DetectionRule(
         id=str(rule.id or rule.name or rule.title),
         title=rule.title,

@@ -2,23 +2,23 @@
 
 Deploy with ``cloudwarden.detect.lanes.fast.handler`` as the function's handler. Rules are the bundled ones plus
 any rule files under the paths in ``CLOUDWARDEN_RULES`` (``os.pathsep``-separated), loaded once per container.
-Alerts are written to standard output as JSON lines (OCSF Detection Findings), which Lambda sends to CloudWatch
-Logs. Rules that could not be loaded are logged once, at cold start, with the reason.
+Alerts (OCSF Detection Findings) go to the sinks in ``CLOUDWARDEN_SINKS`` (comma-separated specs, see
+:mod:`cloudwarden.detect.sinks`; default ``stdout``, JSON lines that Lambda sends to CloudWatch Logs). A sink that
+fails makes the invocation fail, so EventBridge's retries (and the function's dead-letter queue) keep the event:
+delivery is at least once. Rules that could not be loaded are logged once, at cold start, with the reason.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-import orjson
-
 from cloudwarden.detect.checkpoints import Checkpoints
 from cloudwarden.detect.engine import Detector
-from cloudwarden.detect.sinks import StreamSink
+from cloudwarden.detect.sinks import Sink, StreamSink, sinks_from_env
 
 # EventBridge spells the sign-in detail type two ways; both carry a CloudTrail record as ``detail``.
 DETAIL_TYPES = frozenset(
@@ -28,6 +28,7 @@ RULES_ENV = "CLOUDWARDEN_RULES"
 
 log = logging.getLogger("cloudwarden.detect.fast")
 _detector: Detector | None = None
+_sinks: list[Sink] | None = None
 
 
 def detector() -> Detector:
@@ -38,12 +39,29 @@ def detector() -> Detector:
         _detector = Detector.load(extra)
         for problem in _detector.problems:
             log.warning("rule not loaded: %s: %s", problem.source, problem.reason)
+        if _detector.correlations:  # one event at a time cannot fill a window: said once, not silently skipped
+            log.warning(
+                "note: %d correlation rules are evaluated by the slow lane and the hunt, not by the fast lane: %s",
+                len(_detector.correlations),
+                ", ".join(correlation.header.title for correlation in _detector.correlations),
+            )
     return _detector
 
 
-def process(event: Any, loaded: Detector, out: TextIO, checkpoints: Checkpoints | None = None) -> dict[str, Any]:
-    """Evaluate one EventBridge event and write its alerts to ``out``; what the handler returns. With
-    ``checkpoints`` (shared with the slow lane), an alert either lane raised before is not raised again."""
+def sinks() -> list[Sink]:
+    """The container's sinks, from ``CLOUDWARDEN_SINKS``, parsed on first use (AWS clients on first send)."""
+    global _sinks
+    if _sinks is None:
+        _sinks = sinks_from_env()
+    return _sinks
+
+
+def process(
+    event: Any, loaded: Detector, out: TextIO | Sequence[Sink], checkpoints: Checkpoints | None = None
+) -> dict[str, Any]:
+    """Evaluate one EventBridge event and send its alerts to ``out`` (a text stream, written as JSON lines, or
+    sinks); what the handler returns. With ``checkpoints`` (shared with the slow lane), an alert either lane
+    raised before is not raised again. A sink's failure raises (with checkpoints, the alerts wait in the outbox)."""
     if type(event) is not dict:
         return {"alerts": 0, "skipped": "not an EventBridge event"}
     detail_type, record = event.get("detail-type"), event.get("detail")
@@ -51,16 +69,17 @@ def process(event: Any, loaded: Detector, out: TextIO, checkpoints: Checkpoints 
         return {"alerts": 0, "skipped": f"detail-type {str(detail_type)[:100]!r} is not a CloudTrail event"}
     alerts = loaded.alerts(record, lane="fast")
     rules = [a["finding_info"]["analytic"]["uid"] for a in alerts]
+    targets = out if isinstance(out, Sequence) else [StreamSink(out)]
     if checkpoints is not None:
         new = checkpoints.record(alerts)
-        checkpoints.drain([StreamSink(out)])
+        checkpoints.drain(targets)
         return {"alerts": new, "rules": rules}
-    for alert in alerts:
-        out.write(orjson.dumps(alert, option=orjson.OPT_APPEND_NEWLINE).decode())
-    out.flush()
+    if alerts:
+        for sink in targets:
+            sink.send(alerts)
     return {"alerts": len(alerts), "rules": rules}
 
 
 def handler(event: Any, context: Any) -> dict[str, Any]:
     """The Lambda entry point."""
-    return process(event, detector(), sys.stdout)
+    return process(event, detector(), sinks())

@@ -4,6 +4,9 @@
 through SQS, or through SNS (and SNS through SQS). :class:`SlowLane` does the work for the handler and for
 ``cloudwarden watch``: skip files already evaluated, evaluate the rest, record alerts and the file's checkpoint
 in one transaction, then deliver (see :mod:`cloudwarden.detect.checkpoints` for why that is exactly once).
+Correlation rules are evaluated here too: their windows (on eventTime, across files) are kept in the checkpoints
+file and written in the file's transaction, so they survive restarts. One slow lane writes a checkpoints file at
+a time.
 
 Lambda settings: ``CLOUDWARDEN_CHECKPOINTS`` (SQLite file; default under /tmp, which lives as long as the
 container), ``CLOUDWARDEN_SINKS`` (comma-separated, default ``stdout``), ``CLOUDWARDEN_RULES`` (more rules).
@@ -22,8 +25,9 @@ from urllib.parse import unquote_plus
 import orjson
 
 from cloudwarden.detect.checkpoints import Checkpoints
+from cloudwarden.detect.correlation import MAX_GROUPS_PER_RULE, Correlator
 from cloudwarden.detect.engine import Detector
-from cloudwarden.detect.sinks import Sink, parse_sink
+from cloudwarden.detect.sinks import Sink, sinks_from_env
 from cloudwarden.trail.sources import LogObject, S3Source, TrailSource, is_log_name
 
 CHECKPOINTS_ENV = "CLOUDWARDEN_CHECKPOINTS"
@@ -91,6 +95,10 @@ class SlowLane:
     checkpoints: Checkpoints
     sinks: Sequence[Sink]
     outcomes: list[FileOutcome] = field(default_factory=list)
+    correlator: Correlator | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        self.correlator = self.detector.correlator()
 
     def process(self, source: TrailSource, log_object: LogObject) -> FileOutcome:
         """Evaluate one log file unless it was already; record, then deliver its alerts."""
@@ -103,8 +111,18 @@ class SlowLane:
                 outcome.error = parsed.error  # not checkpointed: a later run tries again
             else:
                 alerts = [alert for record in parsed.records for alert in self.detector.alerts(record, "slow")]
+                windows = []
+                if self.correlator is not None:
+                    run = self.correlator.run(parsed.records, self.checkpoints, "slow")
+                    alerts += run.alerts
+                    windows = run.changes
+                    if run.untimed:
+                        log.warning("%s: %d records a correlation counts have no readable eventTime; not correlated",
+                                    log_object.location, run.untimed)
                 outcome.events = len(parsed.records)
-                outcome.alerts = self.checkpoints.record(alerts, log_object.location, log_object.version)
+                outcome.alerts = self.checkpoints.record(
+                    alerts, log_object.location, log_object.version, windows, MAX_GROUPS_PER_RULE
+                )
         self.checkpoints.drain(self.sinks)
         self.outcomes.append(outcome)
         return outcome
@@ -142,7 +160,7 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         from cloudwarden.aws.session import AwsContext
         from cloudwarden.detect.lanes.fast import detector
 
-        sinks = [parse_sink(spec.strip()) for spec in os.environ.get(SINKS_ENV, "stdout").split(",") if spec.strip()]
+        sinks = sinks_from_env()  # AWS sinks build their (writing) clients on first send
         checkpoints = Checkpoints(Path(os.environ.get(CHECKPOINTS_ENV) or DEFAULT_CHECKPOINTS))
         _lane = SlowLane(detector(), checkpoints, sinks)
         _s3 = AwsContext.create().client("s3")
