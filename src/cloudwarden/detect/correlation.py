@@ -468,6 +468,7 @@ def _finding(correlation: CorrelationRule, completing: dict[str, Any], others: l
              members: list[list[Any]], key: str, lane: str) -> dict[str, Any]:
     """The OCSF Detection Finding for a correlation: the completing event first in ``evidences``, then up to
     ``MAX_EVIDENCE - 1`` other contributing events in time order; the group and counts under ``unmapped``."""
+    completing = _evidence(completing)  # the alert's actor and API fields come from it too: bounded alike
     alert = to_detection_finding(correlation.header, completing, lane)
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
     alert["finding_info"] = {**alert["finding_info"], "uid": f"{correlation.id}:{digest}:{_event_id(completing)}",
