@@ -51,13 +51,35 @@ def _rule_parts(rule: DetectionRule) -> dict[str, Any]:
             "severity": severity,
             "types": types,
             "analytic": {"uid": rule.id, "name": rule.title, "type_id": 1, "type": "Rule"},
-            "attacks": [{"technique": {"uid": technique}, "version": "v15"} for technique in rule.attack],
+            "attacks": _attacks(rule),
             "unmapped": {"cis": list(rule.cis), "rule_source": rule.source},
         }
     return parts
 
 
 _RULE_PARTS: dict[str, dict[str, Any]] = {}
+# ATT&CK tactic ids by the slug Sigma tags use (``attack.defense-evasion``); an unknown slug keeps its name only.
+_TACTICS = {
+    "reconnaissance": "TA0043", "resource-development": "TA0042", "initial-access": "TA0001",
+    "execution": "TA0002", "persistence": "TA0003", "privilege-escalation": "TA0004",
+    "defense-evasion": "TA0005", "credential-access": "TA0006", "discovery": "TA0007",
+    "lateral-movement": "TA0008", "collection": "TA0009", "command-and-control": "TA0011",
+    "exfiltration": "TA0010", "impact": "TA0040",
+}
+
+
+def _attacks(rule: DetectionRule) -> list[dict[str, Any]]:
+    """OCSF attack objects: each technique of the rule, with the rule's first ATT&CK tactic (Sigma tags do not
+    say which tactic goes with which technique)."""
+    slugs = [tag[7:] for tag in rule.tags if tag.lower().startswith("attack.") and not tag[7:8].isdigit()
+             and not (tag[7:8].lower() in "tgs" and tag[8:9].isdigit())]
+    tactic = None
+    if slugs:
+        slug = slugs[0].lower()
+        tactic = {"name": slug.replace("-", " ").replace("_", " ").title(), **({"uid": _TACTICS[slug]}
+                                                                              if slug in _TACTICS else {})}
+    return [{"technique": {"uid": technique}, "version": "v15", **({"tactic": tactic} if tactic else {})}
+            for technique in rule.attack]
 _PRODUCT = {"name": "cloudwarden", "vendor_name": "cloudwarden", "version": __version__}
 
 

@@ -1,19 +1,36 @@
-"""Where alerts go. Every sink is idempotent by alert uid, which turns the lanes' at-least-once delivery (after
-a crash, the outbox is delivered again) into exactly one alert per rule and event.
+"""Where alerts go, chosen by spec (``--sink`` in ``watch``, ``CLOUDWARDEN_SINKS`` in the Lambda lanes).
 
-* ``stdout``: JSON lines (in Lambda, CloudWatch Logs); a consumer de-duplicates on ``finding_info.uid``.
-* ``file:PATH``: JSON lines appended to PATH; uids already in the file are not written again.
+* ``stdout``: JSON lines (in Lambda, CloudWatch Logs). At least once: a consumer de-duplicates on
+  ``finding_info.uid``.
+* ``file:PATH``: JSON lines appended to PATH; uids already in the file are not written again (idempotent).
+* ``sns:TOPIC_ARN``, ``securityhub[:REGION]``, ``eventbridge:BUS_NAME_OR_ARN``: see
+  :mod:`cloudwarden.detect.sinks_aws` (Security Hub and SNS FIFO topics are idempotent, a standard topic and
+  EventBridge deliver at least once).
+
+A sink that cannot deliver raises; the checkpoint outbox then keeps the alerts and the next drain sends them
+again (to every sink, which is why a sink must tolerate an alert it has seen: idempotent, or at least once).
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Protocol, TextIO
+from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 import orjson
+
+if TYPE_CHECKING:
+    from cloudwarden.detect.sinks_aws import WriterContext
+
+
+SINKS_ENV = "CLOUDWARDEN_SINKS"
+SPECS = "stdout, file:PATH, sns:TOPIC_ARN, securityhub, securityhub:REGION or eventbridge:BUS_NAME_OR_ARN"
+
+
+class SinkError(RuntimeError):
+    """A sink's service rejected some alerts; they stay in the outbox for the next drain."""
 
 
 class Sink(Protocol):
@@ -71,10 +88,37 @@ def _ends_with_newline(path: Path) -> bool:
         return handle.read(1) == b"\n"
 
 
-def parse_sink(spec: str) -> Sink:
-    """``stdout`` or ``file:PATH``."""
+def parse_sink(spec: str, writer: WriterContext | None = None) -> Sink:
+    """The sink a spec names (see the module docstring); ValueError with the reason for a bad one. AWS sinks
+    write through ``writer`` (default: a new one from the environment's credentials, created on first send)."""
+    kind, _, target = spec.partition(":")
     if spec == "stdout":
         return StreamSink()
-    if spec.startswith("file:") and len(spec) > 5:
-        return FileSink(Path(spec[5:]))
-    raise ValueError(f"unknown sink {spec!r}: use stdout or file:PATH")
+    if kind == "file" and target:
+        return FileSink(Path(target))
+    if kind in ("sns", "securityhub", "eventbridge"):
+        from cloudwarden.detect.sinks_aws import EventBridgeSink, SecurityHubSink, SnsSink
+        from cloudwarden.detect.sinks_aws import WriterContext as Writer
+
+        writer = writer or Writer()
+        if kind == "securityhub":
+            return SecurityHubSink(target or None, writer)
+        if not target:
+            raise ValueError(f"{kind}: needs a target: {kind}:{'TOPIC_ARN' if kind == 'sns' else 'BUS_NAME_OR_ARN'}")
+        return SnsSink(target, writer) if kind == "sns" else EventBridgeSink(target, writer)
+    raise ValueError(f"unknown sink {spec[:200]!r}: use {SPECS}")
+
+
+def parse_sinks(specs: Iterable[str], writer: WriterContext | None = None) -> list[Sink]:
+    """Every sink named, the AWS ones sharing one writer context (so one set of clients)."""
+    if writer is None:
+        from cloudwarden.detect.sinks_aws import WriterContext as Writer
+
+        writer = Writer()
+    return [parse_sink(spec, writer) for spec in specs]
+
+
+def sinks_from_env(value: str | None = None) -> list[Sink]:
+    """The sinks in ``CLOUDWARDEN_SINKS`` (or ``value``): comma-separated specs, default ``stdout``."""
+    text = os.environ.get(SINKS_ENV, "stdout") if value is None else value
+    return parse_sinks(spec.strip() for spec in text.split(",") if spec.strip()) or [StreamSink()]
