@@ -71,8 +71,13 @@ class Package:
 
     @property
     def key(self) -> str:
-        """An S3 key named by content, so a new package is a new key and CloudFormation updates the code."""
-        return f"cloudwarden/lanes-{self.sha256[:16]}.zip"
+        return content_key(self.sha256)
+
+
+def content_key(sha256: str) -> str:
+    """The S3 key of a package, named by its content: a new package is a new key, so CloudFormation sees the
+    change and updates the functions' code."""
+    return f"cloudwarden/lanes-{sha256[:16]}.zip"
 
 
 def lane_modules(python: str = sys.executable) -> list[str]:

@@ -10,18 +10,21 @@ from __future__ import annotations
 
 from typing import Any
 
-LAMBDA_TRUST = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Effect": "Allow",
-            "Principal": {"Service": "lambda.amazonaws.com"},
-            "Action": "sts:AssumeRole",
-            # Only functions of this account may use the role (no confused deputy).
-            "Condition": {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}},
-        }
-    ],
-}
+
+def lambda_trust() -> dict[str, Any]:
+    """Lambda may assume the role, for functions of this account only (no confused deputy). A new document per
+    role: one role's edits never reach another's."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "lambda.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+                "Condition": {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}},
+            }
+        ],
+    }
 
 
 def _statement(sid: str, actions: list[str], resources: Any) -> dict[str, Any]:

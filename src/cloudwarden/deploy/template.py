@@ -24,12 +24,10 @@ from typing import Any
 import yaml
 
 from cloudwarden.deploy import roles
-from cloudwarden.detect.lanes import fast as fast_lane
 
 FAST_HANDLER = "cloudwarden.detect.lanes.fast.handler"
 SLOW_HANDLER = "cloudwarden.detect.lanes.slow.handler"
 GLOBAL_EVENTS_REGION = "us-east-1"
-DETAIL_TYPES = sorted(fast_lane.DETAIL_TYPES)  # the rule delivers what the handler accepts, no more
 # Lambda's /tmp lives as long as the container: checkpoints there dedupe redeliveries to that container.
 CHECKPOINTS = "/tmp/cloudwarden-checkpoints.sqlite"  # noqa: S108 (Lambda's only writable place)
 # The values CloudWatch Logs accepts for a retention period.
@@ -143,7 +141,7 @@ def _lane_resources(settings: LaneSettings, lane: str, handler: str, timeout: in
             "Condition": f"{title}Lane",
             "Properties": {
                 "Description": f"cloudwarden {lane} lane: only what its handler calls",
-                "AssumeRolePolicyDocument": roles.LAMBDA_TRUST,
+                "AssumeRolePolicyDocument": roles.lambda_trust(),
                 "Policies": [{"PolicyName": f"cloudwarden-{lane}-lane", "PolicyDocument": policy}],
             },
         },
@@ -153,6 +151,8 @@ def _lane_resources(settings: LaneSettings, lane: str, handler: str, timeout: in
 
 def build_template(settings: LaneSettings) -> dict[str, Any]:
     """The template as data (intrinsic functions in their long form, so plain YAML holds them)."""
+    from cloudwarden.detect.lanes.fast import DETAIL_TYPES  # the rule delivers what the handler accepts, no more
+
     fast_name, slow_name = _sub("${AWS::StackName}-fast-lane"), _sub("${AWS::StackName}-slow-lane")
     resources: dict[str, Any] = {
         "DeadLetterQueue": {
@@ -177,7 +177,7 @@ def build_template(settings: LaneSettings) -> dict[str, Any]:
                     "CloudTrail API calls and console sign-ins, IAM/STS/sign-in included (us-east-1)",
                     "CloudTrail API calls of this region; IAM/STS/sign-in events reach only us-east-1",
                 ]},
-                "EventPattern": {"detail-type": DETAIL_TYPES},
+                "EventPattern": {"detail-type": sorted(DETAIL_TYPES)},
                 "State": "ENABLED",
                 "Targets": [{"Id": "fast-lane", "Arn": _arn("FastLaneFunction")}],
             },
