@@ -28,6 +28,7 @@ from cloudwarden.cli.common import (
     parse_frameworks,
     parse_services,
 )
+from cloudwarden.cli.deploy import deploy_app
 from cloudwarden.cli.options import (
     AllRegions,
     EndpointUrl,
@@ -63,6 +64,7 @@ rules_app = typer.Typer(help="The posture rules cloudwarden knows.", no_args_is_
 app.add_typer(inventory_app, name="inventory")
 app.add_typer(rules_app, name="rules")
 app.add_typer(trail_app, name="trail")
+app.add_typer(deploy_app, name="deploy")
 app.command("demo")(demo_command.demo)
 app.command("detect")(detect_command.detect)
 app.command("watch")(detect_command.watch)
