@@ -132,8 +132,9 @@ def _say_what_the_lanes_caught(replayed: Replay) -> None:
     console.print(
         terminal_text(
             f"Detection: {replayed.rules} rules over {replayed.events} events. The fast lane would have raised "
-            f"{len(replayed.alerts)} alerts, each seconds after its call; the slow lane then read the "
-            f"{replayed.files} log files and raised {replayed.slow_lane_new} more (each alert once). "
+            f"{replayed.fast_lane} alerts, each seconds after its call; the slow lane then read the "
+            f"{replayed.files} log files and raised {replayed.slow_lane_new} more from correlation rules "
+            f"(patterns across many events, which only it evaluates), and none twice. "
             f"Alerts: {replayed.alerts_file.resolve()}",
             2000,
         ),

@@ -2,7 +2,8 @@
 
 The fast lane sees each event as EventBridge would deliver it, in time order, seconds after the call; the slow
 lane then reads every log file as S3 would announce it, minutes later. Both share one checkpoint store, so the
-slow lane finds every alert already raised and raises none twice: the alerts file holds each alert once.
+slow lane finds every single-event alert already raised and raises none twice: the alerts file holds each alert
+once. What the slow lane adds is what only it evaluates: correlation rules (windows over many events).
 """
 
 from __future__ import annotations
@@ -26,10 +27,11 @@ CHECKPOINTS_FILE = "detect-checkpoints.sqlite"
 
 @dataclass
 class Replay:
-    alerts: list[dict[str, Any]]  # as the fast lane raised them, in event time order
+    alerts: list[dict[str, Any]]  # every alert, once: the fast lane's in event time order, then the slow lane's
+    fast_lane: int  # alerts the fast lane raised
     events: int
     files: int
-    slow_lane_new: int  # alerts the slow lane raised that the fast lane had not: 0 when both agree
+    slow_lane_new: int  # alerts the slow lane raised that the fast lane had not: its correlations
     alerts_file: Path
     rules: int
 
@@ -48,11 +50,13 @@ def replay(trail_folder: Path, output_dir: Path) -> Replay:
         with alerts_file.open("w", encoding="utf-8") as out:
             for record in records:
                 process({"detail-type": "AWS API Call via CloudTrail", "detail": record}, detector, out, checkpoints)
+        fast_lane = checkpoints.counts()["seen"]
         lane = SlowLane(detector, checkpoints, [FileSink(alerts_file)])
         outcomes = lane.process_all(source)
     alerts = [orjson.loads(line) for line in alerts_file.read_bytes().splitlines() if line.strip()]
     return Replay(
         alerts=alerts,
+        fast_lane=fast_lane,
         events=len(records),
         files=len(logs),
         slow_lane_new=sum(outcome.alerts for outcome in outcomes),

@@ -11,7 +11,7 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-from cloudwarden.detect.sigma_rules import DetectionRule, RuleProblem, load_rules
+from cloudwarden.detect.sigma_rules import DetectionRule
 
 SHORT_ID_NAMESPACE = "cloudwarden"
 
@@ -21,11 +21,6 @@ def bundled_rules_dir() -> Path:
     folder = resources.files(__package__).joinpath("rules")
     # The package is installed as files (a wheel or an editable install), never zipped, so this is a real path.
     return Path(str(folder))
-
-
-def load_bundled() -> tuple[list[DetectionRule], list[RuleProblem]]:
-    """Every bundled rule, compiled; a rule that does not load comes back as a problem (a bug in cloudwarden)."""
-    return load_rules([bundled_rules_dir()])
 
 
 def short_id(rule: DetectionRule) -> str | None:
