@@ -80,6 +80,8 @@ def _attacks(rule: DetectionRule) -> list[dict[str, Any]]:
                                                                               if slug in _TACTICS else {})}
     return [{"technique": {"uid": technique}, "version": "v15", **({"tactic": tactic} if tactic else {})}
             for technique in rule.attack]
+
+
 _PRODUCT = {"name": "cloudwarden", "vendor_name": "cloudwarden", "version": __version__}
 
 

@@ -128,7 +128,15 @@ class Checkpoints:
         return [(uid, orjson.loads(payload)) for uid, payload in rows]
 
     def delivered(self, uids: Iterable[str]) -> None:
-        self._db.executemany("DELETE FROM outbox WHERE uid = ?", [(uid,) for uid in uids])
+        # One transaction: in autocommit each DELETE would be its own (fsync'd) commit, ~2 ms per alert.
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.executemany("DELETE FROM outbox WHERE uid = ?", [(uid,) for uid in uids])
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
 
     def drain(self, sinks: Sequence[Any]) -> int:
         """Deliver the outbox to every sink (each idempotent by uid), then forget it; returns alerts delivered."""
