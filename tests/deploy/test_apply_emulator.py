@@ -38,7 +38,9 @@ from cloudwarden.demo.trail_recorder import RecordedCall, TrailRecorder, write_t
 from cloudwarden.deploy.apply import NOTIFICATION_ID
 from cloudwarden.deploy.package import Package
 from cloudwarden.deploy.template import FAST_HANDLER, SLOW_HANDLER, build_template
+from cloudwarden.deploy.template_check import check_template
 from cloudwarden.detect.lanes import fast, slow
+from cloudwarden.posture.evaluator import evaluate
 from tests.conftest import ACCOUNT_ID, Emulated
 
 STACK = "cw-detect"
@@ -193,6 +195,8 @@ def test_apply_creates_the_stack_and_a_real_call_alerts_through_both_deployed_la
             assert list(slow.objects_in({"Records": [{"eventSource": "aws:sqs", "body": message["Body"]}]})) == []
             sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
 
+    _same_verdicts_as_the_template(aws, lane_package)
+
     inbox = _inbox(aws, outputs["AlertTopicArn"])
     call, record = _admin_attached(aws)
     assert call.error_code is None  # the emulator did attach the policy
@@ -246,6 +250,31 @@ def test_apply_creates_the_stack_and_a_real_call_alerts_through_both_deployed_la
     again = slow_handler(sqs_event, None)
     assert again == {"files": 1, "skipped": 1, "alerts": 0, "errors": []}
     assert inbox() == []
+
+
+# Rules whose inputs moto's CloudFormation keeps (it drops TracingConfig, and stores role policies as Python text).
+PARITY_RULES = {"sqs_queue_encrypted", "sns_topic_kms_encrypted", "lambda_function_not_public",
+                "lambda_function_no_secrets_in_env", "lambda_function_supported_runtime", "lambda_function_url_auth"}
+
+
+def _same_verdicts_as_the_template(aws: Emulated, package: Package) -> None:
+    """The collectors' view of the created stack gets the verdicts the template got before it existed."""
+    planned = check_template(build_template(package.settings),
+                             {"CodeBucket": CODE, "CodeKey": package.key, "TrailBucket": TRAIL},
+                             stack_name=STACK, account_id=ACCOUNT_ID)
+    collected = evaluate(aws.collect(services=["lambda", "sqs", "sns"]))
+
+    def verdicts(findings: list[Any], generated_suffix: bool) -> dict[tuple[str, str], str]:
+        # CloudFormation names queues and topics STACK-LogicalId-RANDOM; the template reading says STACK-LogicalId.
+        def name(f: Any) -> str:
+            return f.resource_id.rsplit("-", 1)[0] if generated_suffix and f.rule.service != "lambda" else f.resource_id
+
+        return {(f.rule.id, name(f)): f.status.value for f in findings if f.rule.id in PARITY_RULES}
+
+    from_template, from_account = verdicts(planned.findings, False), verdicts(collected, True)
+    assert len(from_template) == 9  # 2 functions x 3 (no URL: no verdict) + 2 queues + 1 topic, all PASS
+    assert set(from_template.values()) == {"PASS"}
+    assert {k: v for k, v in from_account.items() if k in from_template} == from_template
 
 
 def _uids(alerts: list[dict[str, Any]]) -> list[str]:
