@@ -16,7 +16,7 @@ from rich.text import Text
 
 from cloudwarden.cli.common import CommandError, console, err_console
 from cloudwarden.cli.options import EndpointUrl, Profile
-from cloudwarden.cli.trail import From, Since, To
+from cloudwarden.cli.trail import EngineName, From, ParquetDir, QueryEngine, Since, Store, To
 from cloudwarden.report.text import terminal_text
 
 if TYPE_CHECKING:
@@ -30,9 +30,12 @@ HUNT_CORRELATION_BATCH = 200_000
 
 def detect(
     paths: Annotated[
-        list[Path],
-        typer.Argument(metavar="PATH...", help="CloudTrail log files (.json, .json.gz) or folders of them."),
-    ],
+        list[Path] | None,
+        typer.Argument(
+            metavar="[PATH...]",
+            help="CloudTrail log files (.json, .json.gz) or folders of them; none: hunt the trail store in SQL.",
+        ),
+    ] = None,
     rules: Annotated[
         list[Path] | None,
         typer.Option("--rules", metavar="PATH", help="More Sigma rule files or folders (repeatable)."),
@@ -46,8 +49,12 @@ def detect(
     as_json: Annotated[
         bool, typer.Option("--json", help="OCSF Detection Findings (class 2004) as JSON lines instead of a table.")
     ] = False,
+    store: Store = None,
+    parquet: ParquetDir = None,
+    engine: QueryEngine = EngineName.duckdb,
 ) -> None:
-    """Run the bundled Sigma rules (and yours) over CloudTrail log files and list the alerts."""
+    """Run the bundled Sigma rules (and yours) over CloudTrail log files, or in SQL over the trail store (no PATH),
+    and list the alerts."""
     from cloudwarden.detect.engine import Detector
     from cloudwarden.trail.queries import TimeWindow
     from cloudwarden.trail.sources import LocalSource
@@ -56,6 +63,9 @@ def detect(
         window = TimeWindow.parse(since, from_, to)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
+    paths = paths or []
+    if paths and (store is not None or parquet is not None):
+        raise typer.BadParameter("give PATH… or --store/--parquet, not both", param_hint="--store/--parquet")
     missing = [str(p) for p in [*paths, *(rules or [])] if not p.exists()]
     if missing:
         raise CommandError(f"no such file or folder: {', '.join(missing)}")
@@ -67,6 +77,9 @@ def detect(
         )
     if not detector.rules:
         raise CommandError("no detection rules loaded")
+    if not paths:
+        _hunt_trail(detector, store, parquet, engine, window, as_json)
+        return
     alerts: list[dict[str, Any]] = []
     events = 0
     from cloudwarden.detect.correlation import MemoryWindows
@@ -101,6 +114,48 @@ def detect(
     if not as_json:
         _print_table(alerts)
         console.print(f"{len(alerts)} alerts from {events} events and {len(detector.rules)} rules.")
+    if alerts:
+        raise typer.Exit(EXIT_ALERTS)
+
+
+def _hunt_trail(
+    detector: Any, store: Path | None, parquet: Path | None, engine: EngineName, window: Any, as_json: bool
+) -> None:
+    """The hunt in SQL over the trail store or its Parquet layout (:mod:`cloudwarden.detect.sql_hunt`): the same
+    alerts and exit codes as over log files; rules SQL cannot run exactly are reported, with the reason."""
+    import duckdb
+
+    from cloudwarden.cli.trail import _open_source
+    from cloudwarden.detect.sql_hunt import SQLHunt
+    from cloudwarden.trail.engines import DuckDBEngine, QueryError
+    from cloudwarden.trail.store import TrailStore
+
+    source = _open_source(store, engine, parquet)
+    query_engine = DuckDBEngine.over_store(source) if isinstance(source, TrailStore) else source
+    alerts: list[dict[str, Any]] = []
+    try:
+        hunt = SQLHunt.prepare(query_engine, detector.rules)
+        skipped = [(p.source, p.reason) for p in hunt.problems] + [
+            (c.header.source, f"{c.header.title}: correlation rules run over log files (PATH), not in SQL yet")
+            for c in detector.correlations
+        ]
+        for where, reason in skipped:
+            err_console.print(
+                Text("rule not run ", style="yellow") + terminal_text(f"{where}: {reason}", 1000), soft_wrap=True
+            )
+        for alert in hunt.alerts(window):
+            alerts.append(alert)
+            if as_json:
+                typer.echo(orjson.dumps(alert).decode())
+    except (duckdb.Error, QueryError) as exc:
+        raise CommandError(f"hunt failed: {exc}") from exc
+    finally:
+        query_engine.close()
+        if isinstance(source, TrailStore):
+            source.close()
+    if not as_json:
+        _print_table(alerts)
+        console.print(f"{len(alerts)} alerts from the trail store and {len(hunt.rules)} rules run in SQL.")
     if alerts:
         raise typer.Exit(EXIT_ALERTS)
 

@@ -155,7 +155,7 @@ class _Compiler:
         the answer when there is none. The result is never NULL."""
         top, steps = path[0], path[1:]
         if top in JSON_COLUMNS:
-            items = self.d.candidates(JSON_COLUMNS[top], steps, self.params)
+            items = self.d.described(JSON_COLUMNS[top], steps, self.params)
             var = self.d.var("c")
             body = test(self.d.candidate(var))
             return self.d.forall(items, var, body) if every else self.d.exists(items, var, body)

@@ -62,7 +62,20 @@ class Dialect:
     def exists(self, items: str, var: str, body: str) -> str: ...
     def forall(self, items: str, var: str, body: str) -> str: ...
     def candidates(self, column: str, steps: list[str], params: Params) -> str: ...
-    def candidate(self, var: str) -> Candidate: ...
+    def _describe(self, var: str) -> Candidate: ...
+    def _struct(self, fields: dict[str, str]) -> str: ...
+    def _transform(self, items: str, var: str, body: str) -> str: ...
+
+    def described(self, column: str, steps: list[str], params: Params) -> str:
+        """The candidates at ``column`` + ``steps`` as a list of structs (kind, text, num), each computed once."""
+        var = self.var("j")
+        found = self._describe(var)
+        struct = self._struct({"kind": found.kind, "text": found.text, "num": found.double})
+        return self._transform(self.candidates(column, steps, params), var, struct)
+
+    def candidate(self, var: str) -> Candidate:
+        """A lambda variable over :meth:`described`'s list."""
+        return Candidate(f"{var}.kind", f"{var}.text", f"{var}.num", self.float_text_exact)
     # strings
     def lower(self, text: str) -> str: ...
     def contains(self, text: str, needle: str) -> str:
@@ -125,7 +138,13 @@ class DuckDBDialect(Dialect):
             )
         return current
 
-    def candidate(self, var: str) -> Candidate:
+    def _struct(self, fields: dict[str, str]) -> str:
+        return "{" + ", ".join(f"'{name}': {value}" for name, value in fields.items()) + "}"
+
+    def _transform(self, items: str, var: str, body: str) -> str:
+        return f"list_transform({items}, lambda {var}: {body})"
+
+    def _describe(self, var: str) -> Candidate:
         kind = (
             f"(CASE json_type({var}) WHEN 'VARCHAR' THEN 'string' WHEN 'BIGINT' THEN 'integer' "
             f"WHEN 'UBIGINT' THEN 'integer' WHEN 'DOUBLE' THEN 'fractional' WHEN 'BOOLEAN' THEN 'boolean' "
@@ -237,7 +256,13 @@ class SparkDialect(Dialect):
             )
         return current
 
-    def candidate(self, var: str) -> Candidate:
+    def _struct(self, fields: dict[str, str]) -> str:
+        return "named_struct(" + ", ".join(f"'{name}', {value}" for name, value in fields.items()) + ")"
+
+    def _transform(self, items: str, var: str, body: str) -> str:
+        return f"transform({items}, {var} -> {body})"
+
+    def _describe(self, var: str) -> Candidate:
         schema = f"schema_of_variant({var})"
         as_text = f"variant_get({var}, '$', 'string')"
         # DECIMAL(p,0) holds integers of any size; Python reads those past 64 bits as floats.
