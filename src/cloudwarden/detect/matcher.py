@@ -85,6 +85,12 @@ def compile_condition(conditions: list[Any]) -> Compiled:
     return Compiled(match=match, required={k: v for k, v in required.items() if k in INDEXED_FIELDS})
 
 
+def required_values(conditions: list[Any]) -> dict[str, frozenset[str]]:
+    """Every field (dotted path) a rule's parsed conditions require to equal one of a few values (lower case,
+    compared as the rule compares: :func:`as_text`, case-insensitive): a necessary condition, for the index."""
+    return _requirements_or([_requirements(node) for node in conditions])
+
+
 # --- field values ---------------------------------------------------------------------------------------------
 
 
