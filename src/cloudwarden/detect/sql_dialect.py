@@ -183,7 +183,7 @@ class DuckDBDialect(Dialect):
             f"ELSE substr({d}.dg, 1, {d}.pt) || '.' || substr({d}.dg, {d}.pt + 1) END "
             f"ELSE {d}.sg || substr({d}.dg, 1, 1) || CASE WHEN length({d}.dg) > 1 THEN '.' || substr({d}.dg, 2) "
             f"ELSE '' END || 'e' || CASE WHEN {d}.pt - 1 < 0 THEN '-' ELSE '+' END "
-            f"|| lpad(CAST(abs({d}.pt - 1) AS VARCHAR), 2, '0') END)"
+            f"|| CASE WHEN abs({d}.pt - 1) < 10 THEN '0' ELSE '' END || CAST(abs({d}.pt - 1) AS VARCHAR) END)"
         )
         return (
             f"list_transform([{parts}], lambda {match}: list_transform([{normalised}], lambda {d}: {spelled})[1])[1]"
