@@ -29,11 +29,24 @@ def event_time_ms(event: dict[str, Any]) -> int:
     """The event's time in epoch milliseconds; now when the event has no readable time."""
     text = event.get("eventTime")
     if type(text) is str:
+        known = _TIMES.get(text)
+        if known is not None:
+            return known
         try:
-            return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
+            when = int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
         except ValueError:
             pass
+        else:
+            if len(text) <= 40:  # attacker-chosen text: only timestamp-sized keys, at most _TIMES_KEPT of them
+                if len(_TIMES) >= _TIMES_KEPT:
+                    _TIMES.clear()
+                _TIMES[text] = when
+            return when
     return int(datetime.now(UTC).timestamp() * 1000)
+
+
+_TIMES: dict[str, int] = {}
+_TIMES_KEPT = 4096
 
 
 def _text(value: Any) -> str | None:

@@ -456,7 +456,18 @@ def _path_predicate(path: tuple[str, ...], test: Test) -> Predicate:
             return candidate is not None and test(candidate)
 
         return top_level
-    return lambda record: any(test(candidate) for candidate in field_values(record, path))
+
+    def deep(record: dict[str, Any]) -> bool:
+        current: Any = record
+        for key in path:
+            if type(current) is not dict:  # a list on the way takes the general walk; anything else: no value
+                return type(current) is list and any(test(c) for c in field_values(record, path))
+            current = current.get(key)
+        if type(current) is list:
+            return any(test(element) for element in current)
+        return current is not None and test(current)
+
+    return deep
 
 
 def _value_test(value: Any) -> Test:
