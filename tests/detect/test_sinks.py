@@ -37,6 +37,7 @@ from cloudwarden.detect.sinks_aws import (
 )
 from cloudwarden.detect.sinks_limits import fit_alert
 from tests.conftest import ACCOUNT_ID, REGION
+from tests.e2e.conftest import cli_env, run_cli
 from tests.trail.helpers import STRATUS_DIR, cloudtrail_key
 
 SIGMA_DIR = STRATUS_DIR.parent / "sigma-rules-aws-cloudtrail"
@@ -372,3 +373,25 @@ def test_sinks_from_env_defaults_to_stdout(monkeypatch: pytest.MonkeyPatch) -> N
     assert [type(s) for s in sinks_from_env(" , ")] == [StreamSink]
     with pytest.raises(ValueError, match="unknown sink"):
         sinks_from_env("stdout,syslog")
+
+
+def test_watch_keeps_what_a_sink_refused_and_delivers_it_on_the_next_run(
+        aws: Any, alerts: list[dict[str, Any]], tmp_path: Path) -> None:
+    records = [a["evidences"][0]["data"] for a in alerts if "cloudwarden" not in a["unmapped"]["rule_source"]]
+    aws.client("s3").create_bucket(Bucket="trail")
+    aws.client("s3").put_object(Bucket="trail", Key=cloudtrail_key(name="one"),
+                                Body=gzip.compress(orjson.dumps({"Records": records[:5]})))
+    topic_arn = f"arn:aws:sns:{REGION}:{ACCOUNT_ID}:alerts"
+    watch = ["watch", "--once", "--bucket", "trail", "--checkpoints", str(tmp_path / "c.sqlite"), "--rules",
+             str(SIGMA_DIR), "--sink", f"file:{tmp_path / 'alerts.jsonl'}", "--sink", f"sns:{topic_arn}",
+             "--endpoint-url", aws.endpoint_url]
+    refused = run_cli(*watch, env=cli_env(), cwd=tmp_path)  # the topic does not exist yet
+    assert refused.returncode == 1, refused.stderr
+    assert "delivery failed" in refused.stderr and "alerts kept for the next try" in refused.stderr
+    queue = subscribed_queue(aws, aws.client("sns").create_topic(Name="alerts")["TopicArn"])
+    delivered = run_cli(*watch, env=cli_env(), cwd=tmp_path)
+    assert delivered.returncode == 0, delivered.stderr
+    received = {orjson.loads(m["Body"])["finding_info"]["uid"] for m in drain_queue(aws, queue)}
+    lines = (tmp_path / "alerts.jsonl").read_bytes().splitlines()
+    written = [orjson.loads(line)["finding_info"]["uid"] for line in lines]
+    assert received == set(written) and len(written) == len(set(written)) >= 5
