@@ -55,6 +55,7 @@ ASFF_TACTICS = {
 SEVERITY_LABELS = frozenset({"INFORMATIONAL", "LOW", "MEDIUM", "HIGH", "CRITICAL"})
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _ACCOUNT = re.compile(r"\d{12}")
+_REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-\d{1,2}")
 _IAM_USER = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:user/.+")
 
 
@@ -117,7 +118,10 @@ def _types(info: dict[str, Any], alert: dict[str, Any]) -> list[str]:
 
 
 def _resources(event: dict[str, Any], alert: dict[str, Any], partition: str, home: str) -> list[dict[str, Any]]:
-    region = _clean(event.get("awsRegion"), 32) or home
+    # Security Hub rejects a finding with a malformed region, and a rejected alert would stay in the outbox for
+    # ever: an event's region that is not a region name is replaced by the import region.
+    region = event.get("awsRegion")
+    region = region if type(region) is str and _REGION.fullmatch(region) else home
     resources = []
     listed = event.get("resources") if type(event.get("resources")) is list else []
     for item in listed:
