@@ -65,6 +65,7 @@ def hostile(alert: dict[str, Any], index: int = 0) -> dict[str, Any]:
     event["requestParameters"] = {"policyDocument": "A\x00\x1b[31m\ufffe\uffff" * 200_000}
     event["userAgent"] = "curl\x00\x07\r\n\ufffe" * 5_000
     event["eventID"] = "e" * 300 + str(index)
+    event["awsRegion"] = "us-east-1\x00<script>"
     copy = json.loads(json.dumps(alert))
     copy["evidences"] = [{"data": event}]
     copy["finding_info"]["uid"] = f"{copy['finding_info']['analytic']['uid']}:{event['eventID']}"
@@ -295,6 +296,7 @@ def test_hostile_alerts_stay_within_each_service_s_limits(aws: Any, alerts: list
     assert len(findings) == 3
     for finding in findings:
         assert len(finding["Id"]) <= 512 and len(orjson.dumps(finding)) < 240 * 1024
+        assert {r["Region"] for r in finding["Resources"]} == {REGION}  # not the event's malformed one
         for value in finding["ProductFields"].values():
             assert len(value) <= 2048 and not any(ord(c) < 32 and c not in "\t\n" for c in value)
 
