@@ -18,7 +18,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -32,6 +32,41 @@ CREATE TABLE IF NOT EXISTS windows (rule TEXT NOT NULL, grp TEXT NOT NULL, last_
 CREATE INDEX IF NOT EXISTS windows_by_age ON windows (rule, last_time);
 """
 _WINDOW_READ_BATCH = 500  # group keys per SELECT, under SQLite's bound on parameters
+DYNAMODB_PREFIX = "dynamodb:"
+
+
+class CheckpointStore(Protocol):
+    """What the lanes need of a checkpoint store: this SQLite :class:`Checkpoints` (one machine) and
+    :class:`~cloudwarden.detect.checkpoints_dynamodb.DynamoCheckpoints` (the deployed lanes, one shared table)."""
+
+    def file_done(self, location: str, version: str) -> bool: ...
+
+    def record(self, alerts: Sequence[dict[str, Any]], location: str | None = None, version: str = "",
+               windows: Sequence[tuple[str, str, int, bytes]] = (), max_groups: int = 10_000) -> int: ...
+
+    def load_windows(self, rule: str, groups: Sequence[str]) -> dict[str, bytes]: ...
+
+    def window_groups(self, rule: str) -> int: ...
+
+    def pending(self, limit: int = 500) -> list[tuple[str, dict[str, Any]]]: ...
+
+    def delivered(self, uids: Iterable[str]) -> None: ...
+
+    def drain(self, sinks: Sequence[Any]) -> int: ...
+
+    def counts(self) -> dict[str, int]: ...
+
+    def close(self) -> None: ...
+
+
+def open_checkpoints(spec: str) -> CheckpointStore:
+    """The store ``spec`` names: ``dynamodb:<table>`` (a client from the default credential chain and region),
+    else a path to an SQLite file."""
+    if spec.startswith(DYNAMODB_PREFIX):
+        from cloudwarden.detect.checkpoints_dynamodb import DynamoCheckpoints  # boto3 only when asked for
+
+        return DynamoCheckpoints.from_spec(spec)
+    return Checkpoints(Path(spec))
 
 
 class Checkpoints:

@@ -1,0 +1,262 @@
+"""The DynamoDB checkpoint store against the moto server (boto3 over loopback HTTP), and the exactly-once
+properties both stores share, run over both."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from cloudwarden.detect.checkpoints import Checkpoints, CheckpointStore, open_checkpoints
+from cloudwarden.detect.checkpoints_dynamodb import (
+    ATTRIBUTE_DEFINITIONS,
+    KEY_SCHEMA,
+    MAX_ITEM_BYTES,
+    CheckpointStoreError,
+    DynamoCheckpoints,
+)
+from tests.conftest import Emulated
+
+TABLE = "cw-checkpoints"
+
+
+def _alert(uid: str, size: int = 100) -> dict[str, Any]:
+    return {"finding_info": {"uid": uid, "analytic": {"uid": uid.split(":")[0]}}, "message": "m",
+            "unmapped": {}, "evidences": [{"data": {"eventID": uid, "requestParameters": "x" * size}}]}
+
+
+class Collected:
+    """A sink that keeps what it was sent (what the drain hands over is the property under test)."""
+
+    def __init__(self) -> None:
+        self.alerts: list[dict[str, Any]] = []
+
+    def send(self, alerts: Any) -> None:
+        self.alerts.extend(alerts)
+
+    def uids(self) -> list[str]:
+        return sorted(a["finding_info"]["uid"] for a in self.alerts)
+
+
+def _dynamo_store(aws: Emulated) -> DynamoCheckpoints:
+    return DynamoCheckpoints(aws.emulator.context(read_only=False).client("dynamodb"), TABLE)
+
+
+@pytest.fixture
+def table(aws: Emulated) -> Emulated:
+    aws.client("dynamodb").create_table(TableName=TABLE, KeySchema=KEY_SCHEMA,
+                                        AttributeDefinitions=ATTRIBUTE_DEFINITIONS, BillingMode="PAY_PER_REQUEST")
+    return aws
+
+
+@pytest.fixture(params=["sqlite", "dynamodb"])
+def new_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[], CheckpointStore]]:
+    """Opens a new store object over the same state each call (a restarted process, or another lane)."""
+    opened: list[CheckpointStore] = []
+    if request.param == "sqlite":
+        def make() -> CheckpointStore:
+            opened.append(Checkpoints(tmp_path / "checkpoints.sqlite"))
+            return opened[-1]
+    else:
+        aws = request.getfixturevalue("table")
+
+        def make() -> CheckpointStore:
+            opened.append(_dynamo_store(aws))
+            return opened[-1]
+    yield make
+    for store in opened:
+        store.close()
+
+
+# -- properties both stores have --------------------------------------------------------------------------------
+
+def test_a_replayed_file_is_skipped_and_its_alerts_are_not_raised_again(new_store: Callable[[], Any]) -> None:
+    store = new_store()
+    assert not store.file_done("s3://b/k1.json.gz", "etag1")
+    assert store.record([_alert("r1:e1"), _alert("r2:e1")], "s3://b/k1.json.gz", "etag1") == 2
+    again = new_store()
+    assert again.file_done("s3://b/k1.json.gz", "etag1")
+    assert not again.file_done("s3://b/k1.json.gz", "etag2")  # a new version of the file is evaluated again
+    assert again.record([_alert("r1:e1"), _alert("r2:e1")], "s3://b/k1.json.gz", "etag2") == 0
+    assert again.counts() == {"files": 1, "seen": 2, "outbox": 2}
+
+
+def test_the_same_uid_recorded_twice_is_kept_once(new_store: Callable[[], Any]) -> None:
+    fast, slow = new_store(), new_store()  # the two lanes
+    assert fast.record([_alert("r1:e1")]) == 1
+    assert slow.record([_alert("r1:e1"), _alert("r1:e2")], "s3://b/k.json.gz", "v") == 1
+    sink = Collected()
+    assert slow.drain([sink]) == 2
+    assert sink.uids() == ["r1:e1", "r1:e2"]
+    assert fast.drain([sink]) == 0 and fast.counts()["outbox"] == 0
+
+
+def test_an_outbox_survives_a_crash_and_a_new_store_delivers_it(new_store: Callable[[], Any]) -> None:
+    crashed = new_store()
+    crashed.record([_alert(f"r:e{n}") for n in range(7)], "s3://b/k.json.gz", "v")
+    # The process dies here, before any delivery.
+    restarted, sink = new_store(), Collected()
+    assert [uid for uid, _ in restarted.pending()] == [f"r:e{n}" for n in range(7)]  # oldest first
+    assert restarted.drain([sink]) == 7 and sink.uids() == sorted(f"r:e{n}" for n in range(7))
+    assert new_store().pending() == []
+
+
+def test_a_failing_sink_keeps_the_alerts_for_the_next_drain(new_store: Callable[[], Any]) -> None:
+    class Broken:
+        def send(self, alerts: Any) -> None:
+            raise RuntimeError("sink down")
+
+    store = new_store()
+    store.record([_alert("r:e1")])
+    with pytest.raises(RuntimeError, match="sink down"):
+        store.drain([Broken()])
+    sink = Collected()
+    assert new_store().drain([sink]) == 1 and sink.uids() == ["r:e1"]
+
+
+def test_correlation_windows_round_trip(new_store: Callable[[], Any]) -> None:
+    store = new_store()
+    state = orjson.dumps({"events": [[1, "e1", 0, None]], "consumed_until": None, "evidence": {"e1": {"a": 1}}})
+    long_group = '["' + "é" * 600 + '"]'  # over DynamoDB's 1 KB sort key in UTF-8: stored under its digest
+    store.record([], None, "", [("corr", '["alice"]', 1000, state), ("corr", long_group, 2000, state + b" "),
+                                ("other", '["bob"]', 5, b"{}")])
+    again = new_store()
+    assert again.load_windows("corr", ['["alice"]', long_group, '["nobody"]']) == {
+        '["alice"]': state, long_group: state + b" "}
+    assert again.window_groups("corr") == 2 and again.window_groups("other") == 1
+    again.record([], None, "", [("corr", '["alice"]', 3000, b"{}")])
+    assert new_store().load_windows("corr", ['["alice"]']) == {'["alice"]': b"{}"}
+
+
+# -- what only the DynamoDB store has to get right -------------------------------------------------------------
+
+def _calls(store: DynamoCheckpoints, operation: str) -> list[dict[str, Any]]:
+    """The parameters of every ``operation`` the store's client sends (botocore's own event hook)."""
+    seen: list[dict[str, Any]] = []
+    store.client.meta.events.register(f"provide-client-params.dynamodb.{operation}",
+                                      lambda params, **_: seen.append(params))
+    return seen
+
+
+def test_more_than_one_transaction_of_alerts_is_chunked_with_the_done_mark_last(table: Emulated) -> None:
+    store = _dynamo_store(table)
+    transactions = _calls(store, "TransactWriteItems")
+    assert store.record([_alert(f"r:e{n:03d}") for n in range(130)], "s3://b/big.json.gz", "v") == 130
+    assert [len(t["TransactItems"]) for t in transactions] == [100, 100, 61]  # 130 pairs + the done-mark
+    assert all(len(t["TransactItems"]) <= 100 for t in transactions)
+    last = transactions[-1]["TransactItems"][-1]["Put"]["Item"]
+    assert last["pk"] == {"S": "file#s3://b/big.json.gz"}
+    assert store.counts() == {"files": 1, "seen": 130, "outbox": 130}
+
+
+def test_big_alerts_are_chunked_by_bytes_and_each_fits_an_item(table: Emulated) -> None:
+    store = _dynamo_store(table)
+    transactions = _calls(store, "TransactWriteItems")
+    # Random characters hardly compress: an attacker's request parameters. 200 KB each fit an item (~265 KB
+    # compressed) but 16 of them not one 4 MB transaction; 1 MB does not fit an item and is cut to fit.
+    alerts = [_alert(f"r:e{n}") for n in range(17)]
+    for alert in alerts:
+        alert["evidences"][0]["data"]["requestParameters"] = os.urandom(200_000).decode("latin-1")
+    alerts[-1]["evidences"][0]["data"]["requestParameters"] = os.urandom(1_000_000).decode("latin-1")
+    assert store.record(alerts, "s3://b/huge.json.gz", "v") == 17
+    assert len(transactions) == 2
+    for transaction in transactions:
+        payloads = [i["Put"]["Item"]["payload"]["B"] for i in transaction["TransactItems"] if "payload" in
+                    i["Put"]["Item"]]
+        assert all(len(p) <= MAX_ITEM_BYTES for p in payloads)
+        assert sum(len(p) for p in payloads) < 4_000_000
+    pending = dict(store.pending())
+    assert [pending[f"r:e{n}"] for n in range(16)] == alerts[:16]  # kept whole
+    huge = pending["r:e16"]
+    assert huge["unmapped"]["evidence_trimmed"]["original_bytes"] > 1_000_000
+    assert huge["finding_info"]["uid"] == "r:e16"
+
+
+def test_killed_between_two_transactions_the_file_is_redone_without_repeats(table: Emulated) -> None:
+    store = _dynamo_store(table)
+    sent: list[int] = []
+
+    def die_on_the_second(params: Any, **_: Any) -> None:
+        sent.append(1)
+        if len(sent) == 2:
+            raise KeyboardInterrupt("killed")  # the process dies between the first and second transaction
+
+    store.client.meta.events.register("provide-client-params.dynamodb.TransactWriteItems", die_on_the_second)
+    alerts = [_alert(f"r:e{n:03d}") for n in range(120)]
+    with pytest.raises(KeyboardInterrupt):
+        store.record(alerts, "s3://b/k.json.gz", "v")
+    restarted = _dynamo_store(table)
+    assert not restarted.file_done("s3://b/k.json.gz", "v")  # the done-mark was in the last transaction
+    assert restarted.counts()["outbox"] == 50  # the first transaction: 50 seen + outbox pairs
+    assert restarted.record(alerts, "s3://b/k.json.gz", "v") == 70  # the 50 written before are seen
+    assert restarted.file_done("s3://b/k.json.gz", "v")
+    sink = Collected()
+    assert restarted.drain([sink]) == 120 and sink.uids() == sorted(a["finding_info"]["uid"] for a in alerts)
+
+
+def test_two_stores_racing_on_the_same_alerts_raise_each_once(table: Emulated) -> None:
+    alerts = [_alert(f"r:e{n}") for n in range(30)]
+    results: list[int] = []
+    errors: list[BaseException] = []
+
+    def lane() -> None:
+        try:
+            results.append(_dynamo_store(table).record(alerts))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=lane) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert sum(results) == 30  # each alert counted new by exactly one of the two
+    sink = Collected()
+    assert _dynamo_store(table).drain([sink]) == 30 and sink.uids() == sorted(a["finding_info"]["uid"]
+                                                                              for a in alerts)
+
+
+def test_a_transaction_conflict_is_retried(table: Emulated) -> None:
+    store = _dynamo_store(table)
+    answered: list[int] = []
+
+    def conflict_once(model: Any, params: Any, **_: Any) -> Any:
+        if answered:
+            return None
+        answered.append(1)  # AWS's answer when another transaction holds one of the items (moto cannot make it)
+        reasons = [{"Code": "TransactionConflict"}] * len(orjson.loads(params["body"])["TransactItems"])
+        error = {"Error": {"Code": "TransactionCanceledException", "Message": "Transaction cancelled"},
+                 "CancellationReasons": reasons, "ResponseMetadata": {"HTTPStatusCode": 400}}
+        return type("Response", (), {"status_code": 400})(), error
+
+    store.client.meta.events.register("before-call.dynamodb.TransactWriteItems", conflict_once)
+    assert store.record([_alert("r:e1")], "s3://b/k.json.gz", "v") == 1
+    assert answered == [1] and store.file_done("s3://b/k.json.gz", "v")
+
+
+def test_a_missing_table_is_a_clear_error(aws: Emulated) -> None:
+    store = DynamoCheckpoints(aws.emulator.context(read_only=False).client("dynamodb"), "no-such-table")
+    with pytest.raises(CheckpointStoreError, match=r"checkpoint table no-such-table: .*ResourceNotFoundException"):
+        store.file_done("s3://b/k", "v")
+    with pytest.raises(CheckpointStoreError, match="no-such-table"):
+        store.record([_alert("r:e1")])
+
+
+def test_the_spec_selects_the_store(table: Emulated, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from cloudwarden.demo.emulator import EMULATOR_CREDENTIALS
+
+    for name, value in {**EMULATOR_CREDENTIALS, "AWS_ENDPOINT_URL": table.endpoint_url,
+                        "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(name, value)
+    store = open_checkpoints(f"dynamodb:{TABLE}")
+    assert isinstance(store, DynamoCheckpoints) and store.table == TABLE
+    assert store.record([_alert("r:e1")]) == 1 and _dynamo_store(table).counts()["seen"] == 1
+    local = open_checkpoints(str(tmp_path / "c.sqlite"))
+    assert isinstance(local, Checkpoints)
+    local.close()
