@@ -3,6 +3,7 @@ properties both stores share, run over both."""
 
 from __future__ import annotations
 
+import gzip
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -12,6 +13,7 @@ from typing import Any
 import orjson
 import pytest
 
+from cloudwarden.demo.emulator import EMULATOR_CREDENTIALS
 from cloudwarden.detect.checkpoints import Checkpoints, CheckpointStore, open_checkpoints
 from cloudwarden.detect.checkpoints_dynamodb import (
     ATTRIBUTE_DEFINITIONS,
@@ -20,7 +22,11 @@ from cloudwarden.detect.checkpoints_dynamodb import (
     CheckpointStoreError,
     DynamoCheckpoints,
 )
+from cloudwarden.detect.engine import Detector
+from cloudwarden.detect.lanes import fast
+from cloudwarden.detect.lanes.slow import SlowLane, handle_notification
 from tests.conftest import Emulated
+from tests.trail.helpers import cloudtrail_key
 
 TABLE = "cw-checkpoints"
 
@@ -249,8 +255,6 @@ def test_a_missing_table_is_a_clear_error(aws: Emulated) -> None:
 
 
 def test_the_spec_selects_the_store(table: Emulated, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from cloudwarden.demo.emulator import EMULATOR_CREDENTIALS
-
     for name, value in {**EMULATOR_CREDENTIALS, "AWS_ENDPOINT_URL": table.endpoint_url,
                         "AWS_DEFAULT_REGION": "us-east-1"}.items():
         monkeypatch.setenv(name, value)
@@ -260,3 +264,54 @@ def test_the_spec_selects_the_store(table: Emulated, tmp_path: Path, monkeypatch
     local = open_checkpoints(str(tmp_path / "c.sqlite"))
     assert isinstance(local, Checkpoints)
     local.close()
+
+
+# -- both lanes on one table -----------------------------------------------------------------------------------
+
+ADMIN_ATTACHED = "0958a477-c075-4feb-9a5d-e68586a6f3c9"  # cw_admin_policy_attached.yml
+TRAIL = "acme-trail"
+
+
+def _admin_attached() -> dict[str, Any]:
+    return {"eventVersion": "1.09", "eventID": "5f1c0e9e-0000-4000-8000-000000000001",
+            "eventTime": "2026-11-20T10:00:00Z", "eventSource": "iam.amazonaws.com", "eventName": "AttachUserPolicy",
+            "awsRegion": "us-east-1", "recipientAccountId": "123456789012",
+            "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::123456789012:user/alice"},
+            "requestParameters": {"userName": "mallory", "policyArn": "arn:aws:iam::aws:policy/AdministratorAccess"}}
+
+
+def _sqs_batch(*notifications: tuple[str, dict[str, Any]]) -> dict[str, Any]:
+    return {"Records": [{"messageId": message, "eventSource": "aws:sqs", "body": orjson.dumps(body).decode()}
+                        for message, body in notifications]}
+
+
+def _s3_created(key: str, etag: str) -> dict[str, Any]:
+    return {"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
+                         "s3": {"bucket": {"name": TRAIL}, "object": {"key": key, "size": 10, "eTag": etag}}}]}
+
+
+def test_an_event_both_lanes_see_alerts_once_and_an_unreadable_file_is_reported_to_sqs(table: Emulated) -> None:
+    detector, sink = Detector.load([]), Collected()
+    record = _admin_attached()
+    envelope = {"detail-type": "AWS API Call via CloudTrail", "detail": record}
+    fast_result = fast.process(envelope, detector, [sink], _dynamo_store(table))
+    assert ADMIN_ATTACHED in fast_result["rules"] and fast_result["alerts"] >= 1
+    by_fast = sink.uids()
+    assert len(by_fast) == fast_result["alerts"]
+
+    s3 = table.client("s3")
+    s3.create_bucket(Bucket=TRAIL)
+    good, torn = cloudtrail_key(name="good"), cloudtrail_key(name="torn")
+    s3.put_object(Bucket=TRAIL, Key=good, Body=gzip.compress(orjson.dumps({"Records": [record]})))
+    s3.put_object(Bucket=TRAIL, Key=torn, Body=gzip.compress(b'{"Records": [')[:-6])
+    lane = SlowLane(detector, _dynamo_store(table), [sink])  # the other function: its own store object
+    batch = _sqs_batch(("m-good", _s3_created(good, "e1")), ("m-torn", _s3_created(torn, "e2")))
+    result = handle_notification(batch, lane, table.context().client("s3"))
+    assert result["files"] == 2 and result["alerts"] == 0  # the fast lane raised them all already
+    assert result["batchItemFailures"] == [{"itemIdentifier": "m-torn"}]  # SQS keeps only that message
+    assert sink.uids() == by_fast  # nothing more reached the sink
+
+    again = handle_notification(_sqs_batch(("m-good", _s3_created(good, "e1"))), lane, table.context().client("s3"))
+    assert again["skipped"] == 1 and again["batchItemFailures"] == [] and sink.uids() == by_fast
+    direct = handle_notification(_s3_created(torn, "e2"), lane, table.context().client("s3"))
+    assert "batchItemFailures" not in direct and direct["errors"]  # S3 or SNS directly: logged, as before

@@ -6,6 +6,10 @@ Alerts (OCSF Detection Findings) go to the sinks in ``CLOUDWARDEN_SINKS`` (comma
 :mod:`cloudwarden.detect.sinks`; default ``stdout``, JSON lines that Lambda sends to CloudWatch Logs). A sink that
 fails makes the invocation fail, so EventBridge's retries (and the function's dead-letter queue) keep the event:
 delivery is at least once. Rules that could not be loaded are logged once, at cold start, with the reason.
+
+With ``CLOUDWARDEN_CHECKPOINTS`` (``dynamodb:<table>``, the table the slow lane shares, as ``cloudwarden deploy``
+sets it; or an SQLite path) alerts are recorded there first and the outbox drained to the sinks: an event the
+slow lane alerted on (or a retried invocation) raises nothing again. Without it, every alert is sent.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from cloudwarden.detect.checkpoints import Checkpoints
+from cloudwarden.detect.checkpoints import CheckpointStore, open_checkpoints
 from cloudwarden.detect.engine import Detector
 from cloudwarden.detect.sinks import Sink, StreamSink, sinks_from_env
 
@@ -25,10 +29,12 @@ DETAIL_TYPES = frozenset(
     {"AWS API Call via CloudTrail", "AWS Console Sign In via CloudTrail", "AWS Console Signin via CloudTrail"}
 )
 RULES_ENV = "CLOUDWARDEN_RULES"
+CHECKPOINTS_ENV = "CLOUDWARDEN_CHECKPOINTS"
 
 log = logging.getLogger("cloudwarden.detect.fast")
 _detector: Detector | None = None
 _sinks: list[Sink] | None = None
+_checkpoints: CheckpointStore | None = None
 
 
 def detector() -> Detector:
@@ -56,8 +62,17 @@ def sinks() -> list[Sink]:
     return _sinks
 
 
+def checkpoints() -> CheckpointStore | None:
+    """The container's checkpoint store from ``CLOUDWARDEN_CHECKPOINTS``, opened on first use; None without it."""
+    global _checkpoints
+    spec = os.environ.get(CHECKPOINTS_ENV)
+    if _checkpoints is None and spec:
+        _checkpoints = open_checkpoints(spec)
+    return _checkpoints
+
+
 def process(
-    event: Any, loaded: Detector, out: TextIO | Sequence[Sink], checkpoints: Checkpoints | None = None
+    event: Any, loaded: Detector, out: TextIO | Sequence[Sink], checkpoints: CheckpointStore | None = None
 ) -> dict[str, Any]:
     """Evaluate one EventBridge event and send its alerts to ``out`` (a text stream, written as JSON lines, or
     sinks); what the handler returns. With ``checkpoints`` (shared with the slow lane), an alert either lane
@@ -82,4 +97,4 @@ def process(
 
 def handler(event: Any, context: Any) -> dict[str, Any]:
     """The Lambda entry point."""
-    return process(event, detector(), sinks())
+    return process(event, detector(), sinks(), checkpoints())

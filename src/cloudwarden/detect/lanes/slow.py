@@ -8,8 +8,14 @@ Correlation rules are evaluated here too: their windows (on eventTime, across fi
 file and written in the file's transaction, so they survive restarts. One slow lane writes a checkpoints file at
 a time.
 
-Lambda settings: ``CLOUDWARDEN_CHECKPOINTS`` (SQLite file; default under /tmp, which lives as long as the
-container), ``CLOUDWARDEN_SINKS`` (comma-separated, default ``stdout``), ``CLOUDWARDEN_RULES`` (more rules).
+Lambda settings: ``CLOUDWARDEN_CHECKPOINTS`` (``dynamodb:<table>``, the table the fast lane shares, as
+``cloudwarden deploy`` sets it; else an SQLite file, default under /tmp, which lives as long as the container),
+``CLOUDWARDEN_SINKS`` (comma-separated, default ``stdout``), ``CLOUDWARDEN_RULES`` (more rules).
+
+Through SQS (an event source mapping with ``ReportBatchItemFailures``), the handler answers
+``batchItemFailures`` with the message of each log file it could not read: SQS keeps that message (redelivered,
+then dead-lettered after the queue's ``maxReceiveCount``) and deletes the rest. Delivered directly or by SNS,
+unreadable files are logged and left for a replay.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ from urllib.parse import unquote_plus
 
 import orjson
 
-from cloudwarden.detect.checkpoints import Checkpoints
+from cloudwarden.detect.checkpoints import CheckpointStore, open_checkpoints
 from cloudwarden.detect.correlation import MAX_GROUPS_PER_RULE, Correlator
 from cloudwarden.detect.engine import Detector
 from cloudwarden.detect.sinks import Sink, sinks_from_env
@@ -93,7 +99,7 @@ class FileOutcome:
 @dataclass
 class SlowLane:
     detector: Detector
-    checkpoints: Checkpoints
+    checkpoints: CheckpointStore
     sinks: Sequence[Sink]
     outcomes: list[FileOutcome] = field(default_factory=list)
     correlator: Correlator | None = field(init=False, default=None)
@@ -145,20 +151,46 @@ class SlowLane:
 
 
 def handle_notification(event: Any, lane: SlowLane, s3_client: Any) -> dict[str, Any]:
-    """Evaluate every log file a notification names; what the handler returns."""
-    outcomes = []
-    for new in objects_in(event):
-        if not is_log_name(new.key):
-            continue
-        source = S3Source(s3_client, new.bucket, "")
-        outcomes.append(lane.process(source, LogObject(f"s3://{new.bucket}/{new.key}", new.size, new.etag)))
+    """Evaluate every log file a notification names; what the handler returns. An SQS batch (records with
+    ``eventSource`` ``aws:sqs``) also gets ``batchItemFailures``: the ``messageId`` of each message naming a file
+    that could not be read, for SQS to deliver again."""
+    outcomes: list[FileOutcome] = []
+    failed: list[str] = []
+    for message, notification in _messages(event):
+        errors_before = sum(o.error is not None for o in outcomes)
+        for new in objects_in(notification):
+            if not is_log_name(new.key):
+                continue
+            source = S3Source(s3_client, new.bucket, "")
+            outcomes.append(lane.process(source, LogObject(f"s3://{new.bucket}/{new.key}", new.size, new.etag)))
+        if message is not None and sum(o.error is not None for o in outcomes) > errors_before:
+            failed.append(message)
     lane.checkpoints.drain(lane.sinks)
-    return {
+    result: dict[str, Any] = {
         "files": len(outcomes),
         "skipped": sum(o.skipped for o in outcomes),
         "alerts": sum(o.alerts for o in outcomes),
         "errors": [f"{o.location}: {o.error}" for o in outcomes if o.error],
     }
+    if _is_sqs_batch(event):
+        result["batchItemFailures"] = [{"itemIdentifier": message} for message in failed]
+    return result
+
+
+def _is_sqs_batch(event: Any) -> bool:
+    records = event.get("Records") if type(event) is dict else None
+    return type(records) is list and any(type(r) is dict and r.get("eventSource") == "aws:sqs" for r in records)
+
+
+def _messages(event: Any) -> Iterator[tuple[str | None, Any]]:
+    """Each SQS message of a batch with its ``messageId`` (as an event of its own); any other event whole, with
+    None."""
+    if not _is_sqs_batch(event):
+        yield None, event
+        return
+    for record in event["Records"]:
+        message = record.get("messageId") if type(record) is dict else None
+        yield (str(message)[:256] if message is not None else None), {"Records": [record]}
 
 
 _lane: SlowLane | None = None
@@ -173,7 +205,7 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         from cloudwarden.detect.lanes.fast import detector
 
         sinks = sinks_from_env()  # AWS sinks build their (writing) clients on first send
-        checkpoints = Checkpoints(Path(os.environ.get(CHECKPOINTS_ENV) or DEFAULT_CHECKPOINTS))
+        checkpoints = open_checkpoints(os.environ.get(CHECKPOINTS_ENV) or str(DEFAULT_CHECKPOINTS))
         _lane = SlowLane(detector(), checkpoints, sinks)
         _s3 = AwsContext.create().client("s3")
     result = handle_notification(event, _lane, _s3)
