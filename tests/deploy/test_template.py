@@ -81,8 +81,41 @@ def test_the_functions_run_the_lane_handlers_on_the_package_s_platform() -> None
         assert function["Runtime"] == "python3.12" and function["Architectures"] == ["arm64"]
         assert function["Code"] == {"S3Bucket": {"Ref": "CodeBucket"}, "S3Key": {"Ref": "CodeKey"}}
         assert function["Environment"]["Variables"]["CLOUDWARDEN_SINKS"] == {"Fn::Sub": "sns:${AlertTopic}"}
+        # One table for both: what one lane alerted on, the other does not alert on again.
+        assert function["Environment"]["Variables"]["CLOUDWARDEN_CHECKPOINTS"] == {
+            "Fn::Sub": "dynamodb:${CheckpointTable}"}
     here = this_interpreter()
     assert here.runtime == f"python{sys.version_info.major}.{sys.version_info.minor}"
+
+
+def test_the_checkpoint_table_is_protected_and_each_role_gets_only_the_calls_its_lane_makes() -> None:
+    resources = build_template(SETTINGS)["Resources"]
+    table = resources["CheckpointTable"]
+    assert (table["DeletionPolicy"], table["UpdateReplacePolicy"]) == ("Retain", "Retain")
+    props = table["Properties"]
+    assert props["BillingMode"] == "PAY_PER_REQUEST" and props["DeletionProtectionEnabled"] is True
+    assert props["SSESpecification"] == {"SSEEnabled": True, "SSEType": "KMS",
+                                         "KMSMasterKeyId": {"Ref": "CheckpointKey"}}
+    assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert props["TimeToLiveSpecification"] == {"AttributeName": "expires", "Enabled": True}
+    assert resources["CheckpointKey"]["Properties"]["EnableKeyRotation"] is True
+    assert resources["CheckpointKey"]["DeletionPolicy"] == "Retain"  # the retained table needs its key
+    for lane, actions in (("Fast", {"dynamodb:PutItem", "dynamodb:Query", "dynamodb:BatchWriteItem"}),
+                          ("Slow", {"dynamodb:PutItem", "dynamodb:Query", "dynamodb:BatchWriteItem",
+                                    "dynamodb:GetItem", "dynamodb:BatchGetItem"})):
+        statements = resources[f"{lane}LaneRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+        by_sid = {s["Sid"]: s for s in statements if "Sid" in s}
+        assert set(by_sid["Checkpoints"]["Action"]) == actions
+        assert by_sid["Checkpoints"]["Resource"] == {"Fn::GetAtt": ["CheckpointTable", "Arn"]}
+        key = by_sid["CheckpointKeyThroughDynamoDB"]
+        assert key["Resource"] == {"Fn::GetAtt": ["CheckpointKey", "Arn"]}
+        assert key["Condition"] == {"StringEquals": {"kms:ViaService": {
+            "Fn::Sub": "dynamodb.${AWS::Region}.amazonaws.com"}}}
+
+
+def test_the_queue_mapping_reports_batch_item_failures_as_the_slow_lane_answers_them() -> None:
+    mapping = build_template(SETTINGS)["Resources"]["SlowLaneEventSource"]["Properties"]
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
 
 
 def test_the_rule_delivers_exactly_the_detail_types_the_fast_lane_accepts() -> None:

@@ -15,8 +15,12 @@ from cloudwarden.deploy.template_inventory import template_inventory
 from cloudwarden.findings.model import Status
 
 PARAMETERS = {"CodeBucket": "code", "CodeKey": "lanes.zip", "TrailBucket": "acme-trail"}
-# The rules for the template's types (Lambda functions, SQS queues, an SNS topic, IAM roles) that must judge it.
+# The rules for the template's types (Lambda functions, SQS queues, an SNS topic, IAM roles, the checkpoint table
+# and its KMS key) that must judge it.
 EXPECTED_RULES = {
+    "dynamodb_table_cmk_encrypted",
+    "dynamodb_table_pitr_enabled",
+    "kms_key_rotation_enabled",
     "lambda_function_supported_runtime",
     "lambda_function_url_auth",
     "lambda_function_not_public",
@@ -39,9 +43,10 @@ def test_the_generated_template_passes_every_rule_that_applies() -> None:
     applied = {rule.id for rule in verdicts.applied_rules}
     # lambda_function_url_auth has nothing to judge (no function URL) and says so by returning no verdict.
     assert applied == EXPECTED_RULES - {"lambda_function_url_auth"}
-    assert len(verdicts.findings) == 15  # 2 functions x 5 rules (minus no URL) + 2 queues + 1 topic + 2 roles x 2
-    assert verdicts.not_judged == {"iam_role_unused": "whether a role is used is runtime state, which a template "
-                                                     "cannot show"}
+    # 2 functions x 5 rules (minus no URL) + 2 queues + 1 topic + 2 roles x 2 + the table x 2 + its key
+    assert len(verdicts.findings) == 18
+    assert set(verdicts.not_judged) == {"iam_role_unused", "backup_plan_covers_dynamodb_table"}
+    assert "cannot show" in verdicts.not_judged["backup_plan_covers_dynamodb_table"]
 
 
 def test_the_inventory_has_the_collectors_attribute_shapes() -> None:
@@ -87,9 +92,24 @@ def test_a_kms_trail_adds_decrypt_on_that_key_only() -> None:
 def test_one_lane_leaves_the_other_lane_s_resources_out() -> None:
     converted = template_inventory(_template(), {**PARAMETERS, "Lanes": "fast"}, stack_name="cw")
     assert {r.id for r in converted.inventory.resources} == {
-        "cw-fast-lane", "cw-FastLaneRole", "cw-AlertTopic", "cw-DeadLetterQueue"}
+        "cw-fast-lane", "cw-FastLaneRole", "cw-AlertTopic", "cw-DeadLetterQueue", "cw-CheckpointTable",
+        "cw-CheckpointKey"}
     assert set(converted.excluded) == {"NotificationQueue", "NotificationQueuePolicy", "SlowLaneLogGroup",
                                        "SlowLaneRole", "SlowLaneFunction", "SlowLaneEventSource"}
+
+
+def test_the_checkpoint_table_reads_as_the_dynamodb_collector_sees_a_table() -> None:
+    converted = template_inventory(_template(), PARAMETERS, stack_name="cw", account_id="123456789012")
+    table = converted.inventory.find("AWS::DynamoDB::Table", "cw-CheckpointTable")
+    assert table is not None and table.arn == "arn:aws:dynamodb:us-east-1:123456789012:table/cw-CheckpointTable"
+    key_arn = "arn:aws:kms:us-east-1:123456789012:key/cw-CheckpointKey"
+    assert table.attributes["table"]["SSEDescription"] == {"Status": "ENABLED", "SSEType": "KMS",
+                                                          "KMSMasterKeyArn": key_arn}
+    assert table.attributes["kms_key_manager"] == "CUSTOMER"
+    assert table.attributes["point_in_time_recovery"] == {"PointInTimeRecoveryStatus": "ENABLED"}
+    key = converted.inventory.find("AWS::KMS::Key", "cw-CheckpointKey")
+    assert key is not None and key.attributes["rotation_enabled"] is True
+    assert key.attributes["metadata"]["KeyManager"] == "CUSTOMER"
 
 
 def _untraced(t: dict[str, Any]) -> None:
@@ -122,7 +142,22 @@ def _open_trust(t: dict[str, Any]) -> None:
     del statement["Condition"]
 
 
+def _checkpoints_unprotected(t: dict[str, Any]) -> None:
+    table = t["Resources"]["CheckpointTable"]["Properties"]
+    del table["PointInTimeRecoverySpecification"]
+    table["SSESpecification"] = {"SSEEnabled": True, "SSEType": "KMS", "KMSMasterKeyId": "alias/aws/dynamodb"}
+    t["Resources"]["CheckpointKey"]["Properties"]["EnableKeyRotation"] = False
+
+
+def _checkpoints_owned_key(t: dict[str, Any]) -> None:
+    del t["Resources"]["CheckpointTable"]["Properties"]["SSESpecification"]
+
+
 @pytest.mark.parametrize(("mutate", "failing"), [
+    (_checkpoints_unprotected, {("dynamodb_table_pitr_enabled", "cw-CheckpointTable"),
+                                ("dynamodb_table_cmk_encrypted", "cw-CheckpointTable"),
+                                ("kms_key_rotation_enabled", "cw-CheckpointKey")}),
+    (_checkpoints_owned_key, {("dynamodb_table_cmk_encrypted", "cw-CheckpointTable")}),
     (_untraced, {("lambda_function_tracing_enabled", "cw-fast-lane")}),
     (_wildcard, {("iam_role_inline_policy_no_wildcard", "cw-SlowLaneRole")}),
     (_unencrypted, {("sqs_queue_encrypted", "cw-NotificationQueue"), ("sns_topic_kms_encrypted", "cw-AlertTopic")}),

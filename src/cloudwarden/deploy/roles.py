@@ -1,7 +1,8 @@
 """The lanes' IAM roles: exactly the calls each handler makes, on exactly the resources it makes them on.
 
 No statement has a wildcard action. Resources are the function's own log group, the alert topic, the dead-letter
-queue, the trail bucket's objects, the notification queue and (optionally) the trail's KMS key. The one
+queue, the trail bucket's objects, the notification queue, the checkpoint table and its key (used only through
+DynamoDB), and (optionally) the trail's KMS key. The one
 ``Resource: "*"`` is X-Ray's: ``xray:PutTraceSegments`` and ``xray:PutTelemetryRecords`` have no resource-level
 permissions, and the posture rule for Lambda demands active tracing.
 """
@@ -46,12 +47,27 @@ def _common(function_name: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
+# What :class:`~cloudwarden.detect.checkpoints_dynamodb.DynamoCheckpoints` calls for each lane. TransactWriteItems
+# is authorised per item (its puts are dynamodb:PutItem); delivered() deletes with BatchWriteItem.
+FAST_CHECKPOINT_ACTIONS = ["dynamodb:PutItem", "dynamodb:Query", "dynamodb:BatchWriteItem"]
+SLOW_CHECKPOINT_ACTIONS = [*FAST_CHECKPOINT_ACTIONS, "dynamodb:GetItem", "dynamodb:BatchGetItem"]  # files, windows
+
+
+def _checkpoints(actions: list[str]) -> list[dict[str, Any]]:
+    """The checkpoint table, and its key only as DynamoDB uses it on the lane's behalf."""
+    key = _statement("CheckpointKeyThroughDynamoDB", ["kms:Decrypt", "kms:GenerateDataKey"],
+                     {"Fn::GetAtt": ["CheckpointKey", "Arn"]})
+    key["Condition"] = {"StringEquals": {"kms:ViaService": {"Fn::Sub": "dynamodb.${AWS::Region}.amazonaws.com"}}}
+    return [_statement("Checkpoints", actions, {"Fn::GetAtt": ["CheckpointTable", "Arn"]}), key]
+
+
 def fast_lane_policy(function_name: dict[str, Any]) -> dict[str, Any]:
     """The fast lane also sends the events it failed on to the dead-letter queue (Lambda's async DLQ)."""
     return {
         "Version": "2012-10-17",
         "Statement": [
             *_common(function_name),
+            *_checkpoints(FAST_CHECKPOINT_ACTIONS),
             _statement("DeadLetters", ["sqs:SendMessage"], {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}),
         ],
     }
@@ -62,6 +78,7 @@ def slow_lane_policy(function_name: dict[str, Any]) -> dict[str, Any]:
     reads the trail's log files, and decrypts them when the trail uses SSE-KMS."""
     statements = [
         *_common(function_name),
+        *_checkpoints(SLOW_CHECKPOINT_ACTIONS),
         _statement(
             "ReadNotifications",
             ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"],

@@ -7,6 +7,10 @@
   that keep failing move to the dead-letter queue.
 * Both publish alerts to one SNS topic (``CLOUDWARDEN_SINKS=sns:<topic ARN>``). Queues and topic are encrypted,
   functions traced, log groups kept for ``LogRetentionInDays``, roles least-privilege (:mod:`.roles`).
+* Both keep their checkpoints in one DynamoDB table (``CLOUDWARDEN_CHECKPOINTS=dynamodb:<table>``,
+  :mod:`cloudwarden.detect.checkpoints_dynamodb`), so an event both lanes see alerts once: on-demand, encrypted
+  with a customer-managed key of its own (rotated), point-in-time recovery, seen-marks and windows expiring by TTL,
+  deletion protection, and retained with its key when the stack goes.
 
 Regions: EventBridge receives IAM, STS and console sign-in events **only in us-east-1** (they are global), and S3
 notifies only a queue **in the bucket's region**. The ``Lanes`` parameter lets one stack hold both lanes (trail
@@ -24,12 +28,13 @@ from typing import Any
 import yaml
 
 from cloudwarden.deploy import roles
+from cloudwarden.detect.checkpoints_dynamodb import ATTRIBUTE_DEFINITIONS, KEY_SCHEMA, TTL_ATTRIBUTE
 
 FAST_HANDLER = "cloudwarden.detect.lanes.fast.handler"
 SLOW_HANDLER = "cloudwarden.detect.lanes.slow.handler"
 GLOBAL_EVENTS_REGION = "us-east-1"
-# Lambda's /tmp lives as long as the container: checkpoints there dedupe redeliveries to that container.
-CHECKPOINTS = "/tmp/cloudwarden-checkpoints.sqlite"  # noqa: S108 (Lambda's only writable place)
+# Both functions share the stack's table: an alert either lane raised is not raised by the other.
+CHECKPOINTS = "dynamodb:${CheckpointTable}"
 # The values CloudWatch Logs accepts for a retention period.
 RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288,
                   3653]
@@ -114,7 +119,7 @@ def _function(settings: LaneSettings, lane: str, handler: str, timeout: int, ext
             "Environment": {
                 "Variables": {
                     "CLOUDWARDEN_SINKS": _sub("sns:${AlertTopic}"),
-                    "CLOUDWARDEN_CHECKPOINTS": CHECKPOINTS,
+                    "CLOUDWARDEN_CHECKPOINTS": _sub(CHECKPOINTS),
                 }
             },
             **extra,
@@ -149,6 +154,47 @@ def _lane_resources(settings: LaneSettings, lane: str, handler: str, timeout: in
     }
 
 
+def _checkpoint_resources() -> dict[str, Any]:
+    """The lanes' shared checkpoint table and the customer-managed key it is encrypted with."""
+    retained = {"DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"}  # what was alerted outlives the stack
+    return {
+        "CheckpointKey": {
+            "Type": "AWS::KMS::Key",
+            **retained,  # the retained table is encrypted with it
+            "Properties": {
+                "Description": "cloudwarden detection lanes: the checkpoint table",
+                "EnableKeyRotation": True,
+                "KeyPolicy": {
+                    "Version": "2012-10-17",
+                    "Statement": [{
+                        # KMS's default key policy: the account (its IAM policies) decides who uses the key; the
+                        # lanes' roles may use it only through DynamoDB (roles.py).
+                        "Sid": "AccountIamPolicies",
+                        "Effect": "Allow",
+                        "Principal": {"AWS": _sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")},
+                        "Action": "kms:*",
+                        "Resource": "*",
+                    }],
+                },
+            },
+        },
+        "CheckpointTable": {
+            "Type": "AWS::DynamoDB::Table",
+            **retained,
+            "Properties": {
+                "BillingMode": "PAY_PER_REQUEST",
+                "KeySchema": KEY_SCHEMA,
+                "AttributeDefinitions": ATTRIBUTE_DEFINITIONS,
+                "SSESpecification": {"SSEEnabled": True, "SSEType": "KMS", "KMSMasterKeyId": _ref("CheckpointKey")},
+                "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+                # Seen-marks (30 days) and correlation windows (32 days after their newest event) expire.
+                "TimeToLiveSpecification": {"AttributeName": TTL_ATTRIBUTE, "Enabled": True},
+                "DeletionProtectionEnabled": True,
+            },
+        },
+    }
+
+
 def build_template(settings: LaneSettings) -> dict[str, Any]:
     """The template as data (intrinsic functions in their long form, so plain YAML holds them)."""
     from cloudwarden.detect.lanes.fast import DETAIL_TYPES  # the rule delivers what the handler accepts, no more
@@ -166,6 +212,7 @@ def build_template(settings: LaneSettings) -> dict[str, Any]:
             # AWS's key for SNS: publishers in this account need no key policy of their own.
             "Properties": {"DisplayName": "cloudwarden alerts", "KmsMasterKeyId": "alias/aws/sns"},
         },
+        **_checkpoint_resources(),
         **_lane_resources(settings, "fast", FAST_HANDLER, settings.fast_timeout, roles.fast_lane_policy(fast_name),
                           {"DeadLetterConfig": {"TargetArn": _arn("DeadLetterQueue")}}),
         "FastLaneRule": {
@@ -237,6 +284,8 @@ def build_template(settings: LaneSettings) -> dict[str, Any]:
                 "FunctionName": _ref("SlowLaneFunction"),
                 "BatchSize": 10,
                 "Enabled": True,
+                # The handler names the messages whose log file it could not read; SQS keeps only those.
+                "FunctionResponseTypes": ["ReportBatchItemFailures"],
             },
         },
     }
@@ -259,6 +308,7 @@ def _outputs() -> dict[str, Any]:
     return {
         "AlertTopicArn": output(_ref("AlertTopic"), "Subscribe to this topic to receive alerts"),
         "DeadLetterQueueUrl": output(_ref("DeadLetterQueue"), "Events and notifications the lanes failed on"),
+        "CheckpointTableName": output(_ref("CheckpointTable"), "The lanes' shared checkpoints (exactly once)"),
         "FastLaneFunctionName": output(_ref("FastLaneFunction"), "The fast lane's function", "FastLane"),
         "FastLaneRuleName": output(_ref("FastLaneRule"), "The fast lane's EventBridge rule", "FastLane"),
         "SlowLaneFunctionName": output(_ref("SlowLaneFunction"), "The slow lane's function", "SlowLane"),

@@ -16,6 +16,8 @@ from cloudwarden.posture.registry import Rule, all_rules
 
 RUNTIME_ONLY_RULES: dict[str, str] = {
     "iam_role_unused": "whether a role is used is runtime state, which a template cannot show",
+    "backup_plan_covers_dynamodb_table": "backup plans select by tag or ARN across the account (often from an "
+    "organisation); the plans in force are account state a template cannot show",
 }
 
 

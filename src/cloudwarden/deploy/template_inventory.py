@@ -25,6 +25,7 @@ from cloudwarden.posture.secrets import redact_all
 
 TEMPLATE_ACCOUNT = "111122223333"
 FUNCTION, QUEUE, TOPIC, ROLE = "AWS::Lambda::Function", "AWS::SQS::Queue", "AWS::SNS::Topic", "AWS::IAM::Role"
+TABLE, KEY = "AWS::DynamoDB::Table", "AWS::KMS::Key"
 _NO_VALUE = object()
 
 
@@ -44,6 +45,8 @@ KINDS: dict[str, _Kind] = {
     ROLE: _Kind("RoleName", "name", "arn:{partition}:iam::{account}:role/{name}"),
     "AWS::Events::Rule": _Kind("Name", "name", "arn:{partition}:events:{region}:{account}:rule/{name}"),
     "AWS::Logs::LogGroup": _Kind("LogGroupName", "name", "arn:{partition}:logs:{region}:{account}:log-group:{name}:*"),
+    TABLE: _Kind("TableName", "name", "arn:{partition}:dynamodb:{region}:{account}:table/{name}"),
+    KEY: _Kind(None, "name", "arn:{partition}:kms:{region}:{account}:key/{name}"),  # Ref: the key id
 }
 # Types that add to another resource, and the types no posture rule reads (with the reason, for the report).
 FOLDED = {
@@ -330,6 +333,43 @@ class _Builder:
         return Resource(ROLE, name, GLOBAL, self.r.account, arn=arn, attributes=attributes, tags=_tags(props))
 
 
+    def table(self, logical: str, props: dict[str, Any]) -> Resource:
+        """As the DynamoDB collector: DescribeTable's ``table``, DescribeContinuousBackups' PITR description, and
+        the key's manager (CUSTOMER for a key of this template, AWS for ``alias/aws/dynamodb``)."""
+        name, arn = self.r.name(logical), self.r.arn(logical)
+        sse_spec = props.get("SSESpecification") if isinstance(props.get("SSESpecification"), dict) else {}
+        description: dict[str, Any] = {"TableName": name, "TableArn": arn}
+        manager = None
+        if sse_spec.get("SSEEnabled") is True and sse_spec.get("SSEType", "KMS") == "KMS":
+            key = str(sse_spec.get("KMSMasterKeyId") or "alias/aws/dynamodb")
+            own = {self.r.name(k): self.r.arn(k) for k, _ in self.of_type(KEY)}
+            key_arn = own.get(key, key if key in own.values() else None)
+            manager = "CUSTOMER" if key_arn else "AWS" if key == "alias/aws/dynamodb" else None
+            description["SSEDescription"] = {"Status": "ENABLED", "SSEType": "KMS",
+                                             "KMSMasterKeyArn": key_arn or key}
+        pitr = props.get("PointInTimeRecoverySpecification") or {}
+        enabled = isinstance(pitr, dict) and pitr.get("PointInTimeRecoveryEnabled") is True
+        attributes: dict[str, Any] = {
+            "table": description,
+            "point_in_time_recovery": {"PointInTimeRecoveryStatus": "ENABLED" if enabled else "DISABLED"},
+        }
+        if manager is not None:
+            attributes["kms_key_manager"] = manager
+        return Resource(TABLE, name, self.r.region, self.r.account, arn=arn, attributes=attributes,
+                        tags=_tags(props))
+
+    def key(self, logical: str, props: dict[str, Any]) -> Resource:
+        """As the KMS collector: DescribeKey's ``metadata`` and GetKeyRotationStatus."""
+        name, arn = self.r.name(logical), self.r.arn(logical)
+        metadata = {"KeyId": name, "Arn": arn, "KeyManager": "CUSTOMER",
+                    "KeyState": "Disabled" if props.get("Enabled") is False else "Enabled",
+                    "KeySpec": str(props.get("KeySpec") or "SYMMETRIC_DEFAULT"),
+                    "Description": str(props.get("Description") or "")}
+        return Resource(KEY, name, self.r.region, self.r.account, arn=arn,
+                        attributes={"metadata": metadata, "rotation_enabled": props.get("EnableKeyRotation") is True},
+                        tags=_tags(props))
+
+
 def _tags(props: dict[str, Any]) -> dict[str, str]:
     tags = props.get("Tags")
     if isinstance(tags, list):
@@ -342,6 +382,8 @@ _CONVERTERS: dict[str, Callable[[_Builder, str, dict[str, Any]], Resource]] = {
     QUEUE: _Builder.queue,
     TOPIC: _Builder.topic,
     ROLE: _Builder.role,
+    TABLE: _Builder.table,
+    KEY: _Builder.key,
 }
 CONVERTED_TYPES = frozenset(_CONVERTERS)
 
