@@ -226,8 +226,14 @@ class _Compiler:
         return text if cased else self.d.lower(text)
 
     def _check_needle(self, needle: str, cased: bool) -> None:
-        if not cased and _SIGMA & set(needle):
+        if cased:
+            return
+        if _SIGMA & set(needle):
             raise NotRunnable("a case-insensitive value with a Greek sigma (Python lowers Σ by its context)")
+        unsafe = self.d.case_unsafe & set(needle)
+        if unsafe:
+            listed = ", ".join(f"U+{ord(c):04X}" for c in sorted(unsafe))
+            raise NotRunnable(f"a case-insensitive value with {listed}, which {self.d.name} lowers unlike Python")
 
     def string_test(self, value: SigmaString, cased: bool) -> Any:
         parts = value.s

@@ -19,7 +19,7 @@ from typing import Any
 
 # Python lower-cases U+0130 to two code points ("i" + combining dot); DuckDB's lower() gives one. Every other code
 # point lowers alike (a test compares all of them), except Greek capital sigma, which Python lowers by context:
-# the compiler refuses case-insensitive values that contain a lower-case sigma, where that context would matter.
+# the compiler refuses case-insensitive values that contain a lower-case sigma (Dialect.case_unsafe).
 _DOTTED_CAPITAL_I = "\u0130"
 _DOTTED_I_LOWER = "i\u0307"
 INT_MIN, UINT_MAX = -(2**63), 2**64 - 1
@@ -49,10 +49,24 @@ class Candidate:
     float_text_exact: bool  # whether ``text`` also spells fractional numbers as Python does
 
 
+# Code points Spark's lower() (newer Unicode tables than Python 3.11's) lowers and Python leaves alone, with what
+# Spark makes of them (a test compares every code point).
+SPARK_ONLY_LOWER: dict[int, int] = {
+    0x1C89: 0x1C8A, 0xA7CB: 0x264, 0xA7CC: 0xA7CD, 0xA7CE: 0xA7CF, 0xA7D2: 0xA7D3, 0xA7D4: 0xA7D5, 0xA7DA: 0xA7DB,
+    0xA7DC: 0x19B,
+    **{0x10D50 + i: 0x10D70 + i for i in range(22)},
+    **{0x16EA0 + i: 0x16EBB + i for i in range(25)},
+}
+
+
 class Dialect:
     name = "sql"
     marker = "$"
     float_text_exact = True
+    # Characters a case-insensitive value must not hold: where they are in a value, the engine's lower() and
+    # Python's could make a different answer (elsewhere in the text they cannot: both lower them to one character
+    # the value does not hold).
+    case_unsafe: frozenset[str] = frozenset("\u03c3\u03c2")  # small sigmas: Python lowers capital sigma by context
     _names = itertools.count()
 
     def var(self, stem: str) -> str:
@@ -215,6 +229,7 @@ class SparkDialect(Dialect):
     name = "spark"
     marker = ":"
     float_text_exact = False
+    case_unsafe = Dialect.case_unsafe | frozenset(chr(c) for pair in SPARK_ONLY_LOWER.items() for c in pair)
     SESSION_CONF = {"spark.sql.variant.allowDuplicateKeys": "true"}
 
     def exists(self, items: str, var: str, body: str) -> str:
@@ -283,7 +298,7 @@ class SparkDialect(Dialect):
         return Candidate(kind, text, double, False)
 
     def lower(self, text: str) -> str:
-        return f"lower({text})"  # Java's toLowerCase: U+0130 and final sigma as Python (checked by a test)
+        return f"lower({text})"  # U+0130 as Python; SPARK_ONLY_LOWER apart, every code point as Python
 
     def starts_with(self, text: str, needle: str) -> str:
         return f"startswith({text}, {needle})"
