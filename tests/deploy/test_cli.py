@@ -11,14 +11,15 @@ from typer.testing import CliRunner
 
 from cloudwarden.cli.app import app
 from cloudwarden.deploy.package import MANIFEST
-from cloudwarden.deploy.template import build_template, this_interpreter
+from cloudwarden.deploy.package_target import default_target
+from cloudwarden.deploy.template import build_template
 
 
-def test_template_writes_the_yaml_for_this_interpreter(tmp_path: Path) -> None:
+def test_template_writes_the_yaml_for_the_package_s_default_target(tmp_path: Path) -> None:
     out = tmp_path / "lanes.yaml"
     result = CliRunner().invoke(app, ["deploy", "template", "--output", str(out)])
     assert result.exit_code == 0, result.output
-    assert yaml.safe_load(out.read_text()) == build_template(this_interpreter())
+    assert yaml.safe_load(out.read_text()) == build_template(default_target())
 
 
 def test_template_for_another_runtime_and_architecture() -> None:
@@ -51,4 +52,4 @@ def test_package_writes_the_zip(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert f"wrote {out}" in result.output and "pySigma" in result.output
     with zipfile.ZipFile(out) as archive:
-        assert json.loads(archive.read(MANIFEST))["runtime"] == this_interpreter().runtime
+        assert json.loads(archive.read(MANIFEST))["runtime"] == default_target().runtime  # as the template's

@@ -7,7 +7,7 @@ import sys
 import tempfile
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import typer
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
@@ -15,6 +15,7 @@ from rich.text import Text
 
 from cloudwarden.cli.common import CommandError, console, err_console
 from cloudwarden.cli.options import EndpointUrl, Profile
+from cloudwarden.deploy.package_target import RUNTIMES, default_runtime
 from cloudwarden.deploy.template import GLOBAL_EVENTS_REGION, RETENTION_DAYS, LaneSettings, this_interpreter
 from cloudwarden.report.text import terminal_text
 
@@ -43,20 +44,24 @@ class Architecture(StrEnum):
 
 
 def _settings(runtime: str | None, architecture: Architecture | None) -> LaneSettings:
-    try:
-        here = this_interpreter()
-    except ValueError:
-        if not (runtime and architecture):
-            raise
-        here = LaneSettings(runtime, architecture.value)
-    return LaneSettings(runtime or here.runtime, architecture.value if architecture else here.architecture)
+    """The runtime and architecture named, else the ones `deploy package` builds for by default (so a template
+    and a package made with the same options match)."""
+    if architecture is not None:
+        machine = architecture.value
+    else:
+        try:
+            machine = this_interpreter().architecture
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--architecture") from exc
+    return LaneSettings(runtime or default_runtime(), machine)
 
 
 @deploy_app.command("template")
 def template(
     output: Path | None = typer.Option(None, "--output", "-o", help="Write the YAML here (default: print it)."),
     runtime: str | None = typer.Option(
-        None, "--runtime", help="Lambda runtime (default: this Python's, e.g. python3.11; must match the package)."
+        None, "--runtime", help="Lambda runtime (default: as `deploy package`, e.g. python3.12; must match the "
+        "package)."
     ),
     architecture: Architecture | None = typer.Option(
         None, "--architecture", help="Lambda architecture (default: this machine's; must match the package)."
@@ -111,29 +116,55 @@ def _print_check(built: dict[str, object], lanes: str, region: str) -> None:
 @deploy_app.command("package")
 def package(
     output: Path = typer.Option(Path("cloudwarden-lanes.zip"), "--output", "-o", help="The zip to write."),
+    runtime: str | None = typer.Option(
+        None, "--runtime", help=f"Lambda runtime to build for, one of {', '.join(RUNTIMES)} (default: this "
+        "Python's if its runtime runs on Amazon Linux 2023, else python3.12)."
+    ),
+    architecture: Architecture | None = typer.Option(
+        None, "--architecture", help="Lambda architecture to build for (default: this machine's)."
+    ),
+    from_installed: bool = typer.Option(
+        False, "--from-installed", help="Copy this environment's modules (the target must be this Python and "
+        "machine; default: when it is and every wheel fits the runtime's OS)."
+    ),
+    from_pip: bool = typer.Option(
+        False, "--from-pip", help="Install the target's wheels with pip even when the installed ones would do."
+    ),
 ) -> None:
-    """Build the Lambda package: cloudwarden and the modules the lanes import, copied from this environment.
+    """Build the Lambda package: cloudwarden and the modules the lanes import, for one runtime and architecture.
 
-    Compiled modules come from this Python: the package runs on the Lambda runtime of the same Python version
-    and architecture only (the template picks both to match).
+    The dependencies are the versions installed here, as wheels pip installs for the target (its Python,
+    architecture and OS glibc), or copied from this environment when it is the target. A wheel that would not
+    load on the runtime's OS is refused. `deploy apply` takes the runtime from the package.
     """
-    built = _build(output)
+    if runtime is not None and runtime not in RUNTIMES:
+        raise typer.BadParameter(f"one of {', '.join(RUNTIMES)}", param_hint="--runtime")
+    if from_installed and from_pip:
+        raise typer.BadParameter("--from-installed or --from-pip, not both", param_hint="--from-pip")
+    source: Literal["auto", "installed", "pip"] = "installed" if from_installed else "pip" if from_pip else "auto"
+    built = _build(output, _settings(runtime, architecture), source)
     console.print(f"wrote {built.path}: {built.size / 1e6:.1f} MB, {built.settings.runtime} "
-                  f"{built.settings.architecture}, sha256 {built.sha256[:16]}")
+                  f"{built.settings.architecture} ({'copied' if built.source == 'installed' else 'pip wheels'}), "
+                  f"sha256 {built.sha256[:16]}")
     console.print(terminal_text("  " + ", ".join(f"{k} {v}" for k, v in built.distributions.items()), 2000))
 
 
-def _build(output: Path) -> Package:
+def _build(output: Path, target: LaneSettings, source: Literal["auto", "installed", "pip"] = "auto") -> Package:
     from cloudwarden.deploy.package import build_package
 
+    def report(line: str) -> None:
+        err_console.print(terminal_text(line, 1000), soft_wrap=True)
+
     try:
-        with console.status("building the Lambda package"):
-            built = build_package(output, sys.executable)
-    except (OSError, RuntimeError) as exc:
-        raise CommandError(f"cannot build the package: {exc}") from exc
-    for problem in built.problems:
-        err_console.print(Text("warning: ", style="yellow") + terminal_text(problem, 1000), soft_wrap=True)
-    return built
+        with err_console.status(f"building the Lambda package for {target.runtime} {target.architecture}"):
+            return build_package(output, sys.executable, target=target, source=source, progress=report)
+    except (OSError, RuntimeError) as exc:  # PackageError: pip's own last lines, or the wheels that cannot load
+        # The error line is printed as one line: the details (one a line) go first, so that they stay readable.
+        first, *details = str(exc).splitlines() or [""]
+        for line in details:
+            err_console.print(terminal_text(line, 1000), soft_wrap=True)
+        more = "; see above" if details else ""
+        raise CommandError(f"cannot build the package: {first.rstrip(':')}{more}") from exc
 
 
 @deploy_app.command("apply")
@@ -188,7 +219,7 @@ def apply(
     with tempfile.TemporaryDirectory(prefix="cloudwarden-package-") as scratch:
         built: Package | None = None
         if package_file is None:
-            built = _build(Path(scratch) / "cloudwarden-lanes.zip")
+            built = _build(Path(scratch) / "cloudwarden-lanes.zip", _settings(None, None))
             package_file = built.path
         key = built.key if built else _content_key(package_file)
         try:

@@ -1,14 +1,16 @@
-"""The Lambda package: cloudwarden and exactly the distributions the lane handlers import, copied from this
-environment into one zip.
+"""The Lambda package: cloudwarden and exactly the distributions the lane handlers import, in one zip built for
+one Lambda runtime and architecture (its *target*).
 
-What to copy is measured, not listed: a child interpreter imports the handlers, loads the rules and builds the
-AWS clients the lanes build, and reports the top-level modules that appeared. Each is copied whole (``__pycache__``
-left out), with its distribution's metadata and any shared libraries its wheel vendors (``<name>.libs``). So
-duckdb, pyarrow, pyspark, moto, rich and typer, which only the CLI uses, stay out.
+What goes in is measured, not listed: a child interpreter imports the handlers, loads the rules and builds the
+AWS clients the lanes build, and reports the top-level modules that appeared, hence the distributions that own
+them. So duckdb, pyarrow, pyspark, moto, rich and typer, which only the CLI uses, stay out.
 
-Compiled modules were built for this interpreter: the package runs only on the Lambda runtime of the same Python
-version and architecture (:func:`~cloudwarden.deploy.template.this_interpreter`), and only if every wheel's
-manylinux glibc is one that runtime's OS has (:func:`platform_problems` says which are not).
+Where they come from depends on the target (:mod:`.package_target`): the same versions are installed with pip as
+wheels for the target's Python, architecture and OS glibc; or, when the target is this interpreter's runtime
+and its installed wheels fit that runtime's OS, copied from this environment (``__pycache__`` left out, with each
+distribution's metadata and the shared libraries its wheel vendors, ``<name>.libs``). cloudwarden itself is
+always copied from its source. The zip carries a manifest (:data:`MANIFEST`: runtime, architecture, versions)
+that ``deploy apply`` builds the template from, and the same inputs give the same bytes.
 """
 
 from __future__ import annotations
@@ -17,15 +19,30 @@ import hashlib
 import importlib.metadata as metadata
 import importlib.util
 import json
-import re
 import subprocess
 import sys
+import tempfile
 import zipfile
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
+from cloudwarden.deploy.package_target import (
+    RUNTIME_GLIBC,
+    PackageError,
+    Progress,
+    check_target,
+    default_target,
+    is_own,
+    pip_install,
+    platform_problems,
+    wheel_glibc,
+)
 from cloudwarden.deploy.template import LaneSettings, this_interpreter
+
+__all__ = ["MANIFEST", "Package", "PackageError", "build_package", "content_key", "lane_modules",
+           "platform_problems", "read_manifest", "wheel_glibc"]
 
 MANIFEST = "cloudwarden-package.json"
 # Imported by the child, then exercised the way a cold start does.
@@ -42,24 +59,12 @@ for service in ("s3", "sns", "securityhub", "events"):
     aws.client(service)
 print(json.dumps(sorted({name.split(".")[0] for name in set(sys.modules) - before})))
 """
-# The glibc of each Lambda Python runtime's OS (Amazon Linux 2: 2.26, Amazon Linux 2023: 2.34).
-RUNTIME_GLIBC: dict[str, tuple[int, int]] = {
-    "python3.9": (2, 26),
-    "python3.10": (2, 26),
-    "python3.11": (2, 26),
-    "python3.12": (2, 34),
-    "python3.13": (2, 34),
-    "python3.14": (2, 34),
-}
-# Wheel platform tags and the glibc they need (the legacy names are aliases of manylinux_2_5/2_12/2_17).
-_MANYLINUX = re.compile(r"manylinux_(\d+)_(\d+)_")
-_LEGACY_MANYLINUX = {"manylinux1": (2, 5), "manylinux2010": (2, 12), "manylinux2014": (2, 17)}
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)  # zip entries carry no build time: the same inputs give the same bytes
 
 
 @dataclass
 class Package:
-    """A built package: where it is, its SHA-256, what it holds, and why it may not run on its runtime."""
+    """A built package: where it is, its SHA-256, its target, what it holds and where that came from."""
 
     path: Path
     sha256: str
@@ -67,7 +72,7 @@ class Package:
     distributions: dict[str, str]  # name -> version
     modules: list[str]
     size: int
-    problems: list[str] = field(default_factory=list)
+    source: str  # "installed" (copied from this environment) or "pip" (wheels installed for the target)
 
     @property
     def key(self) -> str:
@@ -125,77 +130,135 @@ def _metadata_name(distribution: metadata.Distribution) -> str:
     return f"{distribution.metadata['Name'].replace('-', '_')}-{distribution.version}.dist-info/METADATA"
 
 
-def wheel_glibc(distribution: metadata.Distribution) -> tuple[int, int] | None:
-    """The lowest glibc the distribution's wheel tags accept (None: pure Python or not a manylinux wheel)."""
-    wheel = distribution.read_text("WHEEL") or ""
-    needs = []
-    for line in wheel.splitlines():
-        if not line.startswith("Tag:"):
-            continue
-        tag = line.split(":", 1)[1].strip()
-        if match := _MANYLINUX.search(tag):
-            needs.append((int(match[1]), int(match[2])))
-        needs += [glibc for legacy, glibc in _LEGACY_MANYLINUX.items() if f"{legacy}_" in tag]
-    return min(needs) if needs else None
+Source = Literal["auto", "installed", "pip"]
 
 
-def platform_problems(distributions: Iterable[metadata.Distribution], runtime: str) -> list[str]:
-    """Why some compiled module would not load on ``runtime``: its wheel needs a newer glibc than the runtime's
-    OS has. Empty when every wheel fits (or the runtime is not in :data:`RUNTIME_GLIBC`, which is said too)."""
-    have = RUNTIME_GLIBC.get(runtime)
-    if have is None:
-        return [f"unknown Lambda runtime {runtime}: compiled modules were not checked against its OS"]
-    problems = []
-    for distribution in distributions:
-        need = wheel_glibc(distribution)
-        if need is not None and need > have:
-            problems.append(
-                f"{distribution.metadata['Name']} {distribution.version} is built for glibc {need[0]}.{need[1]}, "
-                f"but {runtime} runs on glibc {have[0]}.{have[1]}: install a manylinux2014 wheel of it, or build "
-                "the package with a Python whose Lambda runtime runs on Amazon Linux 2023 (3.12 or later)"
-            )
-    return problems
+def build_package(output: Path, python: str = sys.executable, *, target: LaneSettings | None = None,
+                  source: Source = "auto", glibc: tuple[int, int] | None = None,
+                  progress: Progress | None = None) -> Package:
+    """Write the package for ``target`` (default :func:`~.package_target.default_target`) to ``output`` (a zip)
+    and describe it. ``python`` must be this environment's interpreter: it measures what the lanes import, and
+    runs pip.
 
-
-def build_package(output: Path, python: str = sys.executable) -> Package:
-    """Write the package to ``output`` (a zip) and describe it. ``python`` must be this environment's interpreter
-    (the one whose modules are copied)."""
-    settings = this_interpreter()
+    ``source`` says where the third-party modules come from: ``installed`` copies this environment's (only when
+    the target is this interpreter's runtime and architecture), ``pip`` installs the same versions as wheels
+    for the target, ``auto`` copies when it may and every installed wheel fits, else installs. Either way every
+    wheel is checked against the glibc of the target's OS (``glibc`` overrides it) and a wheel that would not
+    load there raises :class:`PackageError` before anything is written."""
+    target = target or default_target()
+    check_target(target)
+    have = glibc or RUNTIME_GLIBC[target.runtime]
+    say = progress or (lambda _line: None)
+    say("measuring the modules the lane handlers import")
     modules = lane_modules(python)
     owners = metadata.packages_distributions()
-    distributions = {d: metadata.distribution(d) for m in modules for d in owners.get(m, [])}
+    installed = {d: metadata.distribution(d) for m in modules for d in owners.get(m, [])}
+    chosen = _choose_source(source, target, list(installed.values()), have, say)
+    versions = {d.metadata["Name"]: d.version for d in installed.values()}
+    with tempfile.TemporaryDirectory(prefix="cloudwarden-wheels-") as staging:
+        if chosen == "installed":
+            entries, extra = _from_installed(modules, installed)
+            loaded = list(installed.values())
+        else:
+            wanted = {d.metadata["Name"]: d.version for d in installed.values() if not is_own(d)}
+            say(f"installing {len(wanted)} distributions as {target.runtime} {target.architecture} wheels with pip")
+            wheels = pip_install(wanted, target, Path(staging), python, say)
+            entries, extra = _from_wheels(Path(staging), modules, owners, installed)
+            loaded = [*wheels, *(d for d in installed.values() if is_own(d))]
+        say(f"checking the compiled modules against {target.runtime}'s glibc {have[0]}.{have[1]}")
+        if problems := platform_problems(loaded, target.runtime, have):
+            raise PackageError(f"not written: the package would not load on {target.runtime} "
+                               f"{target.architecture}:\n" + "\n".join(f"  {p}" for p in problems))
+        extra[MANIFEST] = json.dumps(
+            {"runtime": target.runtime, "architecture": target.architecture, "source": chosen,
+             "glibc": f"{have[0]}.{have[1]}", "distributions": versions},
+            indent=2, sort_keys=True,
+        )
+        say(f"writing {output}")
+        _write_zip(output, entries, extra)
+    data = output.read_bytes()
+    return Package(
+        path=output,
+        sha256=hashlib.sha256(data).hexdigest(),
+        settings=LaneSettings(target.runtime, target.architecture),
+        distributions=dict(sorted(versions.items())),
+        modules=modules,
+        size=len(data),
+        source=chosen,
+    )
+
+
+def _choose_source(source: Source, target: LaneSettings, installed: list[metadata.Distribution],
+                   glibc: tuple[int, int], say: Progress) -> str:
+    try:
+        here = this_interpreter()
+        same = (here.runtime, here.architecture) == (target.runtime, target.architecture)
+        where = f"{here.runtime} {here.architecture}"
+    except ValueError:  # Lambda has no architecture for this machine: nothing here can be copied
+        same, where = False, "this machine"
+    if source == "installed" and not same:
+        raise PackageError(f"cannot copy the installed modules: they are built for {where}, not "
+                           f"{target.runtime} {target.architecture}; drop --from-installed to install that "
+                           "target's wheels with pip")
+    if source != "auto":
+        return source
+    if not same:
+        return "pip"
+    if problems := platform_problems(installed, target.runtime, glibc):
+        say(f"not copying the installed modules: {problems[0]}")
+        return "pip"
+    return "installed"
+
+
+def _from_installed(modules: list[str], installed: dict[str, metadata.Distribution]
+                    ) -> tuple[dict[str, Path], dict[str, str]]:
+    """The files of the measured modules as installed here, their wheels' vendored libraries and metadata."""
     entries: dict[str, Path] = {}
     for module in modules:
-        for root in _module_paths(module):
-            base = root.parent
-            for path in _files(root):
-                entries[path.relative_to(base).as_posix()] = path
+        entries.update(_module_files(module))
     extra: dict[str, str] = {}
-    for distribution in distributions.values():
+    for distribution in installed.values():
         for path, arcname in _vendored_libraries(distribution):
             entries[arcname] = path
         extra[_metadata_name(distribution)] = distribution.read_text("METADATA") or ""
-    versions = {d.metadata["Name"]: d.version for d in distributions.values()}
-    extra[MANIFEST] = json.dumps(
-        {"runtime": settings.runtime, "architecture": settings.architecture, "distributions": versions},
-        indent=2, sort_keys=True,
-    )
+    return entries, extra
+
+
+def _from_wheels(staging: Path, modules: list[str], owners: dict[str, list[str]],
+                 installed: dict[str, metadata.Distribution]) -> tuple[dict[str, Path], dict[str, str]]:
+    """Everything pip installed into ``staging`` (with the wheels' whole ``.dist-info``) but its scripts, plus
+    cloudwarden, and any module no distribution owns, from their source."""
+    entries = {path.relative_to(staging).as_posix(): path for path in _files(staging)
+               if path.relative_to(staging).parts[0] != "bin"}  # console scripts: not for Lambda, not portable
+    for module in modules:
+        names = owners.get(module, [])
+        if names and not all(is_own(installed[name]) for name in names):
+            continue  # pip installed it
+        files = _module_files(module)
+        if compiled := [arcname for arcname in files if arcname.endswith((".so", ".pyd"))]:
+            raise PackageError(f"module {module} belongs to no distribution and holds compiled code "
+                               f"({compiled[0]}): pip cannot install it for another target")
+        entries.update(files)
+    extra = {_metadata_name(d): d.read_text("METADATA") or "" for d in installed.values() if is_own(d)}
+    return entries, extra
+
+
+def _module_files(module: str) -> dict[str, Path]:
+    """The files of top-level ``module`` as installed here, by their path in the package."""
+    entries: dict[str, Path] = {}
+    for root in _module_paths(module):
+        for path in _files(root):
+            entries[path.relative_to(root.parent).as_posix()] = path
+    return entries
+
+
+def _write_zip(output: Path, entries: dict[str, Path], extra: dict[str, str]) -> None:
     output.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(output, "w", zipfile.ZIP_DEFLATED, compresslevel=6) as archive:
         for arcname in sorted(entries):
             _write(archive, arcname, entries[arcname].read_bytes())
         for arcname in sorted(extra):
             _write(archive, arcname, extra[arcname].encode())
-    data = output.read_bytes()
-    return Package(
-        path=output,
-        sha256=hashlib.sha256(data).hexdigest(),
-        settings=settings,
-        distributions=dict(sorted(versions.items())),
-        modules=modules,
-        size=len(data),
-        problems=platform_problems(distributions.values(), settings.runtime),
-    )
 
 
 def _write(archive: zipfile.ZipFile, arcname: str, data: bytes) -> None:
@@ -206,9 +269,14 @@ def _write(archive: zipfile.ZipFile, arcname: str, data: bytes) -> None:
 
 
 def read_manifest(path: Path) -> dict[str, object]:
-    """The manifest of a package built by :func:`build_package` (runtime, architecture, distributions)."""
+    """The manifest of a package built by :func:`build_package` (runtime, architecture, source, glibc,
+    distributions). ValueError when the zip has none, or one that does not name its runtime and architecture."""
     with zipfile.ZipFile(path) as archive:
         try:
-            return json.loads(archive.read(MANIFEST))
+            manifest = json.loads(archive.read(MANIFEST))
         except KeyError:
             raise ValueError(f"{path} is not a cloudwarden package (no {MANIFEST})") from None
+    named = isinstance(manifest, dict) and all(isinstance(manifest.get(k), str) for k in ("runtime", "architecture"))
+    if not named:
+        raise ValueError(f"the {MANIFEST} of {path} does not say which runtime and architecture it is built for")
+    return manifest
