@@ -11,7 +11,9 @@ What the emulator (moto 5.2) cannot do, and how the test deals with it, said onc
   not check one before delivering) and drops the functions' ``TracingConfig`` and ``DeadLetterConfig``; the test
   asserts exactly these gaps so that it notices when the emulator learns them. The template's own verdicts on
   those properties are tested in test_template_check.py.
-* Each deployed function has its own /tmp in Lambda, so each handler here gets its own checkpoint file.
+* Its CloudFormation creates the checkpoint table (key schema, billing, deletion protection) but applies neither
+  its KMS encryption, its point-in-time recovery nor its TTL; asserted likewise. The two handlers here share nothing
+  but that table, as the two deployed functions do (each has its own /tmp).
 """
 
 from __future__ import annotations
@@ -76,16 +78,17 @@ def _outputs(aws: Emulated) -> dict[str, str]:
     return {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
 
 
-def _deployed_handler(aws: Emulated, function: str, checkpoints: Path,
+def _deployed_handler(aws: Emulated, function: str,
                       monkeypatch: pytest.MonkeyPatch) -> Callable[[Any, Any], dict[str, Any]]:
-    """The handler the deployed function names, with the deployed environment (checkpoints: this "container's")."""
+    """The handler the deployed function names, with the deployed environment (its checkpoints: the stack's
+    table, the one thing the two functions share)."""
     config = aws.client("lambda").get_function_configuration(FunctionName=function)
     for name, value in config["Environment"]["Variables"].items():
         monkeypatch.setenv(name, value)
-    monkeypatch.setenv("CLOUDWARDEN_CHECKPOINTS", str(checkpoints))  # Lambda's /tmp, one per function
     module, attribute = config["Handler"].rsplit(".", 1)
     # A cold start: the lane modules build their sinks and checkpoint stores from the environment on first use.
     monkeypatch.setattr(fast, "_sinks", None, raising=False)
+    monkeypatch.setattr(fast, "_checkpoints", None)
     monkeypatch.setattr(slow, "_lane", None)
     monkeypatch.setattr(slow, "_s3", None)
     return getattr(importlib.import_module(module), attribute)
@@ -176,9 +179,24 @@ def test_apply_creates_the_stack_and_a_real_call_alerts_through_both_deployed_la
     sinks = f"sns:{outputs['AlertTopicArn']}"
     assert fast_config["Environment"]["Variables"]["CLOUDWARDEN_SINKS"] == sinks
     assert slow_config["Environment"]["Variables"]["CLOUDWARDEN_SINKS"] == sinks
+    checkpoints = f"dynamodb:{outputs['CheckpointTableName']}"
+    assert fast_config["Environment"]["Variables"]["CLOUDWARDEN_CHECKPOINTS"] == checkpoints
+    assert slow_config["Environment"]["Variables"]["CLOUDWARDEN_CHECKPOINTS"] == checkpoints
+    table = aws.client("dynamodb").describe_table(TableName=outputs["CheckpointTableName"])["Table"]
+    assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST" and table["DeletionProtectionEnabled"]
+    assert [k["AttributeName"] for k in table["KeySchema"]] == ["pk", "sk"]
+    # moto's CloudFormation drops these three (it reads SSESpecification.Enabled, CloudFormation spells it
+    # SSEEnabled); the template's own verdicts on them are in test_template_check.py.
+    assert "SSEDescription" not in table
+    dynamodb = aws.client("dynamodb")
+    assert dynamodb.describe_continuous_backups(TableName=table["TableName"])["ContinuousBackupsDescription"][
+        "PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == "DISABLED"
+    assert dynamodb.describe_time_to_live(TableName=table["TableName"])["TimeToLiveDescription"][
+        "TimeToLiveStatus"] == "DISABLED"
     assert fast_config["TracingConfig"] == {"Mode": "PassThrough"}  # moto drops TracingConfig (template: Active)
     mappings = lam.list_event_source_mappings(FunctionName=outputs["SlowLaneFunctionName"])["EventSourceMappings"]
     assert [m["EventSourceArn"] for m in mappings] == [outputs["NotificationQueueArn"]]
+    assert mappings[0]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]  # the handler's batchItemFailures
     sqs = aws.client("sqs")
     queue_url = outputs["NotificationQueueUrl"].rsplit("/", 2)
     queue_url = sqs.get_queue_url(QueueName=queue_url[-1])["QueueUrl"]
@@ -216,7 +234,7 @@ def test_apply_creates_the_stack_and_a_real_call_alerts_through_both_deployed_la
     envelope = delivered[0]
     assert envelope["detail"] == record
 
-    fast_handler = _deployed_handler(aws, outputs["FastLaneFunctionName"], tmp_path / "fast.sqlite", monkeypatch)
+    fast_handler = _deployed_handler(aws, outputs["FastLaneFunctionName"], monkeypatch)
     fast_result = fast_handler(envelope, None)
     assert ADMIN_ATTACHED in fast_result["rules"]
     fast_alerts = inbox()
@@ -224,6 +242,9 @@ def test_apply_creates_the_stack_and_a_real_call_alerts_through_both_deployed_la
     admin = [a for a in fast_alerts if a["finding_info"]["analytic"]["uid"] == ADMIN_ATTACHED]
     assert len(admin) == 1
     assert admin[0]["class_uid"] == 2004 and "mallory" in json.dumps(admin[0]["evidences"])
+    # EventBridge delivers at least once: the same event again raises nothing.
+    assert fast_handler(envelope, None) == {"alerts": 0, "rules": fast_result["rules"]}
+    assert inbox() == []
 
     # -- the slow lane: the log file lands in the trail bucket, S3 notifies the deployed queue ----------------
     written = write_trail([record], tmp_path / "trail", ACCOUNT_ID)
@@ -238,17 +259,27 @@ def test_apply_creates_the_stack_and_a_real_call_alerts_through_both_deployed_la
                               "attributes": m.get("Attributes", {}), "eventSource": "aws:sqs",
                               "eventSourceARN": outputs["NotificationQueueArn"], "awsRegion": "us-east-1"}
                              for m in messages]}
-    slow_handler = _deployed_handler(aws, outputs["SlowLaneFunctionName"], tmp_path / "slow.sqlite", monkeypatch)
+    slow_handler = _deployed_handler(aws, outputs["SlowLaneFunctionName"], monkeypatch)
     slow_result = slow_handler(sqs_event, None)
-    assert slow_result == {"files": 1, "skipped": 0, "alerts": len(fast_alerts), "errors": []}
-    slow_alerts = inbox()
-    # The same alerts (same uids: rule + eventID), once from this lane. Across the two deployed functions nothing
-    # is shared (each has its own /tmp), so a subscriber that wants each alert once keeps the alert_uid it saw.
-    assert _uids(slow_alerts) == _uids(fast_alerts) and len(set(_uids(fast_alerts))) == len(fast_alerts)
+    # The slow lane evaluated the file and raised the same alerts (rule + eventID), but the fast lane had: across
+    # both deployed lanes each alert reached the topic exactly once.
+    assert slow_result == {"files": 1, "skipped": 0, "alerts": 0, "errors": [], "batchItemFailures": []}
+    assert inbox() == []
+    assert len(set(_uids(fast_alerts))) == len(fast_alerts)
 
     # SQS delivers at least once: the same notification again is skipped, and nothing reaches the topic.
     again = slow_handler(sqs_event, None)
-    assert again == {"files": 1, "skipped": 1, "alerts": 0, "errors": []}
+    assert again == {"files": 1, "skipped": 1, "alerts": 0, "errors": [], "batchItemFailures": []}
+    assert inbox() == []
+
+    # A log file that cannot be read: its message is reported back, so SQS keeps it for another try.
+    torn_key = key.replace(".json.gz", "-torn.json.gz")
+    s3.put_object(Bucket=TRAIL, Key=torn_key, Body=gzip.compress(b'{"Records": [')[:-6])
+    torn = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)["Messages"]
+    torn_event = {"Records": [{"messageId": m["MessageId"], "body": m["Body"], "eventSource": "aws:sqs"}
+                              for m in torn]}
+    failed = slow_handler(torn_event, None)
+    assert failed["batchItemFailures"] == [{"itemIdentifier": torn[0]["MessageId"]}] and failed["errors"]
     assert inbox() == []
 
 
