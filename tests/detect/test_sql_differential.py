@@ -31,7 +31,16 @@ from cloudwarden.detect.sql_fields import BOOLEAN_COLUMNS, TEXT_COLUMNS
 from cloudwarden.trail.engines import DuckDBEngine, SparkEngine, spark_session, stop_spark
 from cloudwarden.trail.parquet import export_events
 from cloudwarden.trail.store import TrailStore
-from tests.detect.test_sql_evaluator import Pair, Record, ingest_records, read_back, sql_matches, stream_matches
+from tests.detect.test_sql_evaluator import (
+    Pair,
+    Record,
+    hostile_records,
+    hostile_rules,
+    ingest_records,
+    read_back,
+    sql_matches,
+    stream_matches,
+)
 from tests.trail.helpers import STRATUS_DIR, event
 
 SIGMA_DIR = STRATUS_DIR.parent / "sigma-rules-aws-cloudtrail"
@@ -259,16 +268,17 @@ def spark_rules(detector: Detector) -> list[DetectionRule]:
 
 
 def test_spark_agrees_with_the_stream(detector: Detector, spark: Any, tmp_path: Path) -> None:
-    rules = spark_rules(detector)
-    records = stratus_records() + generated_events(rules, random.Random(7), 150, "spark")  # noqa: S311
+    rules = spark_rules(detector) + hostile_rules()  # quotes, backslashes, %, _, NUL, 60,000 characters
+    records = stratus_records() + hostile_records() + generated_events(rules, random.Random(7), 150, "spark")  # noqa: S311
     ingest_records(tmp_path, records)
     with TrailStore(tmp_path / "trail.duckdb") as store:
         export_events(store, tmp_path / "parquet")
     stored = read_back(tmp_path)
     expected = stream_matches(rules, stored)
     found, hunt = sql_matches(SparkEngine(spark, tmp_path / "parquet"), rules)
-    assert hunt.problems == [] and len(hunt.rules) == len(rules) >= 10
+    assert hunt.problems == [] and len(hunt.rules) == len(rules) >= 20
     assert found == expected and len(expected) >= 40
+    assert {"eq-1", "ua-3", "cased-4", "regex"} <= {event_id for _, event_id in found}
     # The rules Spark cannot run exactly are reported, with the reason.
     _, everything = sql_matches(SparkEngine(spark, tmp_path / "parquet"), detector.rules[:0] + [
         rule for rule in detector.rules if rule.title.startswith("AWS Access Key Created for Another User")])
