@@ -298,3 +298,22 @@ def test_spark_lower_is_pythons_for_every_code_point(spark: Any) -> None:
     python = {code: chr(code).lower() for code in range(sys.maxunicode + 1)
               if not 0xD800 <= code <= 0xDFFF and chr(code).lower() != chr(code)}
     assert java == python | {code: chr(lower) for code, lower in SPARK_ONLY_LOWER.items()}
+
+
+def test_cli_engine_spark_over_parquet_finds_what_the_store_finds(stratus: Path) -> None:
+    """`detect --parquet DIR --engine spark` (its own Spark, in a new process) against `detect --store`."""
+    from tests.e2e.conftest import cli_env, run_cli
+
+    env = cli_env(XDG_DATA_HOME=str(stratus / "xdg"))
+    rules = ("--no-bundled", "--rules", str(SIGMA_DIR / "aws_cloudtrail_disable_logging.yml"), "--json")
+    on_store = run_cli("detect", "--store", str(stratus / "trail.duckdb"), *rules, env=env, cwd=stratus)
+    on_spark = run_cli(
+        "detect", "--parquet", str(stratus / "parquet"), "--engine", "spark", *rules, env=env, cwd=stratus
+    )
+    assert on_store.returncode == on_spark.returncode == 1, on_spark.stderr[-2000:]
+    store_alerts = [json.loads(line) for line in on_store.stdout.splitlines()]
+    spark_alerts = [json.loads(line) for line in on_spark.stdout.splitlines()]
+    assert store_alerts and [a["finding_info"]["uid"] for a in spark_alerts] == [
+        a["finding_info"]["uid"] for a in store_alerts
+    ]
+    assert [a["evidences"] for a in spark_alerts] == [a["evidences"] for a in store_alerts]
