@@ -32,9 +32,11 @@ def test_template_for_another_runtime_and_architecture() -> None:
 def test_template_check_prints_the_verdicts() -> None:
     result = CliRunner().invoke(app, ["deploy", "template", "--check"])
     assert result.exit_code == 0, result.output
-    assert "8 rules judged 7 resources: 0 FAIL or ERROR" in result.output
+    assert "11 rules judged 9 resources: 0 FAIL or ERROR" in result.output
     assert "PASS  lambda_function_tracing_enabled  cloudwarden-fast-lane" in result.output
+    assert "PASS  dynamodb_table_pitr_enabled  cloudwarden-CheckpointTable" in result.output
     assert "not judged  iam_role_unused" in result.output
+    assert "not judged  backup_plan_covers_dynamodb_table" in result.output
     assert "folded      NotificationQueuePolicy into the queue's Policy attribute" in result.output
 
 
