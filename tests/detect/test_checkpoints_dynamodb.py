@@ -315,3 +315,29 @@ def test_an_event_both_lanes_see_alerts_once_and_an_unreadable_file_is_reported_
     assert again["skipped"] == 1 and again["batchItemFailures"] == [] and sink.uids() == by_fast
     direct = handle_notification(_s3_created(torn, "e2"), lane, table.context().client("s3"))
     assert "batchItemFailures" not in direct and direct["errors"]  # S3 or SNS directly: logged, as before
+
+
+def test_a_cancellation_no_retry_can_fix_fails_at_once(table: Emulated) -> None:
+    store = _dynamo_store(table)
+    answered: list[int] = []
+
+    def invalid(model: Any, params: Any, **_: Any) -> Any:
+        answered.append(1)
+        reasons = [{"Code": "ValidationError"}] * len(orjson.loads(params["body"])["TransactItems"])
+        error = {"Error": {"Code": "TransactionCanceledException", "Message": "Transaction cancelled"},
+                 "CancellationReasons": reasons, "ResponseMetadata": {"HTTPStatusCode": 400}}
+        return type("Response", (), {"status_code": 400})(), error
+
+    store.client.meta.events.register("before-call.dynamodb.TransactWriteItems", invalid)
+    with pytest.raises(CheckpointStoreError, match="ValidationError"):
+        store.record([_alert("r:e1")])
+    assert answered == [1]
+
+
+def test_the_fast_lane_spends_no_checkpoint_call_on_an_event_no_rule_matches(table: Emulated) -> None:
+    store = _dynamo_store(table)
+    queries, writes = _calls(store, "Query"), _calls(store, "TransactWriteItems")
+    quiet = {**_admin_attached(), "eventName": "ListUsers", "requestParameters": None}
+    result = fast.process({"detail-type": "AWS API Call via CloudTrail", "detail": quiet}, Detector.load([]),
+                          [Collected()], store)
+    assert result == {"alerts": 0, "rules": []} and queries == [] and writes == []

@@ -56,6 +56,10 @@ MAX_CANCELLED_RETRIES = 8  # transaction conflicts (another writer on the same i
 BATCH_GET = 100  # BatchGetItem's most keys per call
 BATCH_WRITE = 25  # BatchWriteItem's most requests per call
 OUTBOX = "outbox"
+# Cancellation reasons worth another try: another writer on one of the items, throttling; "None" marks the items
+# that were fine. Anything else (a validation error, an item collection over its limit) fails at once.
+RETRYABLE_REASONS = frozenset({"None", "TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded",
+                               "RequestLimitExceeded"})
 # The table's key, as CreateTable and CloudFormation both spell it (cloudwarden deploy creates the table).
 KEY_SCHEMA = [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}]
 ATTRIBUTE_DEFINITIONS = [{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "S"}]
@@ -231,7 +235,7 @@ class DynamoCheckpoints:
                 chunk = [entry for position, entry in enumerate(chunk) if position not in dropped]
                 continue  # nothing else was wrong with it: no backoff
             attempt += 1
-            if attempt > MAX_CANCELLED_RETRIES:
+            if not set(reasons) <= RETRYABLE_REASONS or attempt > MAX_CANCELLED_RETRIES:
                 raise CheckpointStoreError(f"checkpoint table {self.table}: transaction cancelled "
                                            f"{attempt} times: {sorted(set(reasons))}")
             # TransactionConflict (another writer on one of these items right now), ThrottlingError: back off.
