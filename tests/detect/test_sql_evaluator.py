@@ -306,6 +306,29 @@ def test_hostile_values_in_rules_and_events_match_as_in_the_stream(tmp_path: Pat
         assert "xxxxxxxxxx" not in item.where
 
 
+def test_empty_escaped_and_single_character_values(tmp_path: Path) -> None:
+    rules = rules_from(
+        rule_yaml("Empty", "  sel: {requestParameters.name: ''}\n  condition: sel")
+        + rule_yaml("Any", "  sel: {requestParameters.name: '*'}\n  condition: sel")
+        + rule_yaml("One", "  sel: {requestParameters.name: '?'}\n  condition: sel")
+        + rule_yaml("Escaped", "  sel: {requestParameters.name: 'a\\*b'}\n  condition: sel")
+        + rule_yaml("Cased", "  sel: {requestParameters.name|cased|contains: 'B'}\n  condition: sel")
+        + rule_yaml("Not", "  sel: {requestParameters.name: 'x'}\n  condition: not sel")
+        + rule_yaml("Number", "  sel: {requestParameters.name: 22}\n  condition: sel")
+        + rule_yaml("Boolean", "  sel: {requestParameters.name: true}\n  condition: sel")
+    )
+    names: list[Any] = ["", "a*b", "axb", "x", "X", "\U0001f600", "aB", 22, 22.0, "22", True, "TRUE", None, [1, "x"]]
+    records = [event(event_id=f"n{i}", requestParameters={"name": name}) for i, name in enumerate(names)]
+    records.append(event(event_id="missing", requestParameters={}))
+    stream, found = both(tmp_path, rules, records)
+    assert found == stream
+    titles = {rule.id: rule.title for rule in rules}
+    fired = {(titles[rule], event_id) for rule, event_id in found}
+    assert {("Empty", "n0"), ("Escaped", "n1"), ("Cased", "n6"), ("One", "n3"), ("One", "n5")} <= fired
+    assert {("Number", "n7"), ("Number", "n8"), ("Number", "n9"), ("Boolean", "n10"), ("Boolean", "n11")} <= fired
+    assert ("Escaped", "n2") not in fired and ("Not", "missing") in fired and ("Not", "n13") not in fired
+
+
 def test_values_past_the_store_bounds_are_matched_as_stored(tmp_path: Path) -> None:
     """The store keeps 64 KiB of userAgent (and of errorMessage): a match past that is not in the store, so the
     SQL hunt cannot see it. This pins the one documented difference between the evaluators."""
