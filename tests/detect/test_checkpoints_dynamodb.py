@@ -14,7 +14,7 @@ import orjson
 import pytest
 
 from cloudwarden.demo.emulator import EMULATOR_CREDENTIALS
-from cloudwarden.detect.checkpoints import Checkpoints, CheckpointStore, open_checkpoints
+from cloudwarden.detect.checkpoints import Checkpoints, CheckpointStore, WindowConflict, open_checkpoints
 from cloudwarden.detect.checkpoints_dynamodb import (
     ATTRIBUTE_DEFINITIONS,
     KEY_SCHEMA,
@@ -341,3 +341,56 @@ def test_the_fast_lane_spends_no_checkpoint_call_on_an_event_no_rule_matches(tab
     result = fast.process({"detail-type": "AWS API Call via CloudTrail", "detail": quiet}, Detector.load([]),
                           [Collected()], store)
     assert result == {"alerts": 0, "rules": []} and queries == [] and writes == []
+
+
+# -- concurrent slow-lane invocations on one correlation window ------------------------------------------------
+
+BURST = "9e45708d-0f6b-4d29-9719-45c9f59893e7"  # cw_corr_access_denied_burst.yml: 10 refusals in 10 minutes
+
+
+def test_a_window_another_writer_moved_is_not_overwritten(table: Emulated) -> None:
+    first, second = _dynamo_store(table), _dynamo_store(table)
+    assert first.load_windows("corr", ['["alice"]']) == {} and second.load_windows("corr", ['["alice"]']) == {}
+    first.record([], None, "", [("corr", '["alice"]', 1, b'{"first": 1}')])
+    with pytest.raises(WindowConflict):  # both read "no window"; the first wrote one since
+        second.record([_alert("r:e1")], "s3://b/k.json.gz", "v", [("corr", '["alice"]', 2, b'{"second": 1}')])
+    assert not second.file_done("s3://b/k.json.gz", "v")  # nothing after the conflicting row was written
+    assert second.load_windows("corr", ['["alice"]']) == {'["alice"]': b'{"first": 1}'}
+    assert second.record([_alert("r:e1")], "s3://b/k.json.gz", "v", [("corr", '["alice"]', 2, b'{"both": 1}')]) == 1
+    assert first.load_windows("corr", ['["alice"]']) == {'["alice"]': b'{"both": 1}'}
+    with pytest.raises(WindowConflict):  # read at the revision the second store replaced
+        _stale = _dynamo_store(table)
+        _stale._window_revs[("corr", '["alice"]')] = 1
+        _stale.record([], None, "", [("corr", '["alice"]', 3, b"{}")])
+
+
+def _refused(n: int, minute: int) -> dict[str, Any]:
+    return {"eventVersion": "1.09", "eventID": f"denied-{n:02d}", "eventTime": f"2026-11-20T10:{minute:02d}:00Z",
+            "eventSource": "s3.amazonaws.com", "eventName": "ListBuckets", "awsRegion": "us-east-1",
+            "errorCode": "AccessDenied", "recipientAccountId": "123456789012",
+            "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::123456789012:user/intruder"}}
+
+
+def test_two_invocations_correlating_one_group_at_once_lose_no_event(table: Emulated) -> None:
+    s3 = table.client("s3")
+    s3.create_bucket(Bucket=TRAIL)
+    keys = [cloudtrail_key(name=f"part{n}") for n in (1, 2)]
+    for part, key in enumerate(keys):  # five refusals each: the burst needs both files' events
+        records = [_refused(part * 5 + n, part * 5 + n // 2) for n in range(5)]
+        s3.put_object(Bucket=TRAIL, Key=key, Body=gzip.compress(orjson.dumps({"Records": records})))
+    detector, sink = Detector.load([]), Collected()
+    reader = table.context().client("s3")
+    one, two = SlowLane(detector, _dynamo_store(table), [sink]), SlowLane(detector, _dynamo_store(table), [sink])
+    interleaved: list[int] = []
+
+    def meanwhile(**_: Any) -> None:  # the other invocation finishes its file between this one's read and write
+        if not interleaved:
+            interleaved.append(1)
+            handle_notification(_s3_created(keys[0], "e1"), one, reader)
+
+    two.checkpoints.client.meta.events.register("provide-client-params.dynamodb.TransactWriteItems", meanwhile)
+    result = handle_notification(_s3_created(keys[1], "e2"), two, reader)
+    assert interleaved == [1] and result["errors"] == []
+    bursts = [a for a in sink.alerts if a["finding_info"]["analytic"]["uid"] == BURST]
+    assert len(bursts) == 1  # the second file correlated again over the first file's five: ten, one alert
+    assert len(sink.alerts) == 11 and len(set(sink.uids())) == 11  # ten single refusals and the burst, once each

@@ -35,6 +35,11 @@ _WINDOW_READ_BATCH = 500  # group keys per SELECT, under SQLite's bound on param
 DYNAMODB_PREFIX = "dynamodb:"
 
 
+class WindowConflict(RuntimeError):
+    """Another writer changed a correlation window after this store read it: nothing of that window was written;
+    evaluate the batch again (its alerts written already are seen, so they are not raised twice)."""
+
+
 class CheckpointStore(Protocol):
     """What the lanes need of a checkpoint store: this SQLite :class:`Checkpoints` (one machine) and
     :class:`~cloudwarden.detect.checkpoints_dynamodb.DynamoCheckpoints` (the deployed lanes, one shared table)."""

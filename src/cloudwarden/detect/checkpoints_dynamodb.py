@@ -23,6 +23,11 @@ again: its alerts already written are seen (dropped), its windows already writte
 correlator ignores an event id it holds), so nothing repeats and nothing is lost. botocore fills in the
 transaction's ``ClientRequestToken``, so its own retry of a request that did commit is not a second write.
 
+Concurrent slow-lane invocations may correlate the same group: each window row carries a revision and is written
+only if it is still at the revision :meth:`~DynamoCheckpoints.load_windows` read, else the write raises
+:class:`~cloudwarden.detect.checkpoints.WindowConflict` and the lane correlates that file again over the newer
+state (a last-writer-wins window would silently lose the other invocation's events).
+
 Bounds: an outbox item is kept under DynamoDB's 400 KB item limit (the alert compressed; an alert still too big
 is cut by :func:`~cloudwarden.detect.sinks_limits.fit_alert`, as the message sinks do). A window's state that
 would not fit loses its oldest evidence first (counts are kept). Window rows expire (TTL) 32 days after their
@@ -42,7 +47,7 @@ from typing import Any
 import orjson
 from botocore.exceptions import ClientError
 
-from cloudwarden.detect.checkpoints import DYNAMODB_PREFIX
+from cloudwarden.detect.checkpoints import DYNAMODB_PREFIX, WindowConflict
 from cloudwarden.detect.sinks_limits import fit_alert
 
 TTL_ATTRIBUTE = "expires"
@@ -133,6 +138,10 @@ class DynamoCheckpoints:
         self.client = client
         self.table = table
         self._outbox_keys: dict[str, str] = {}  # uid -> outbox sort key, as the last pending() read them
+        # (rule, group) -> the window's revision as load_windows() read it (0: none stored). A window is written
+        # only if it is still at that revision: two slow-lane invocations on one group cannot lose each other's
+        # events (the second gets WindowConflict and evaluates its file again).
+        self._window_revs: dict[tuple[str, str], int] = {}
 
     @classmethod
     def from_spec(cls, spec: str, region: str | None = None) -> DynamoCheckpoints:
@@ -198,11 +207,20 @@ class DynamoCheckpoints:
                 {"Put": {"TableName": self.table, "Item": seen, "ConditionExpression": "attribute_not_exists(pk)"}},
                 {"Put": {"TableName": self.table, "Item": queued_item}},
             ]))
-        rows = [{"Put": {"TableName": self.table, "Item": {
-            **window_key(rule, group), "grp": {"S": group}, "last_time": {"N": str(last)},
-            "state": {"B": window_state(state)},
-            TTL_ATTRIBUTE: {"N": str(max(now, last // 1000) + WINDOW_TTL_SECONDS)}}}}
-            for rule, group, last, state in _last_per_group(windows)]
+        rows = []
+        for rule, group, last, state in _last_per_group(windows):
+            loaded = self._window_revs.get((rule, group))
+            put: dict[str, Any] = {"TableName": self.table, "Item": {
+                **window_key(rule, group), "grp": {"S": group}, "last_time": {"N": str(last)},
+                "state": {"B": window_state(state)}, "rev": {"N": str((loaded or 0) + 1)},
+                TTL_ATTRIBUTE: {"N": str(max(now, last // 1000) + WINDOW_TTL_SECONDS)}}}
+            if loaded == 0:
+                put["ConditionExpression"] = "attribute_not_exists(pk)"
+            elif loaded is not None:
+                put["ConditionExpression"] = "rev = :rev"
+                put["ExpressionAttributeValues"] = {":rev": {"N": str(loaded)}}
+            # (a window this store never read is written as given: a caller that did not load it owns it)
+            rows.append({"Put": put})
         done = []
         if location is not None:
             done = [{"Put": {"TableName": self.table, "Item": {
@@ -211,6 +229,7 @@ class DynamoCheckpoints:
         new = 0
         for chunk in _chunks(pairs, rows, done):
             new += self._write(chunk)
+        self._window_revs.clear()  # read again with the next file's windows: memory stays one file's worth
         return new
 
     def _write(self, chunk: list[tuple[str | None, list[dict[str, Any]]]]) -> int:
@@ -231,6 +250,9 @@ class DynamoCheckpoints:
                                                f"{error.get('Code')}: {error.get('Message')}") from exc
                 reasons = [r.get("Code", "None") for r in exc.response.get("CancellationReasons", [])]
             dropped = _seen_already(chunk, reasons)
+            if _window_changed(chunk, reasons):
+                raise WindowConflict(f"checkpoint table {self.table}: a correlation window changed since it was "
+                                     "read (another writer); evaluate again")
             if dropped:
                 chunk = [entry for position, entry in enumerate(chunk) if position not in dropped]
                 continue  # nothing else was wrong with it: no backoff
@@ -312,6 +334,7 @@ class DynamoCheckpoints:
         """The stored window state of each of ``groups`` of correlation ``rule`` that has any."""
         found: dict[str, bytes] = {}
         wanted = list(dict.fromkeys(groups))
+        self._window_revs.update(((rule, group), 0) for group in wanted)  # until read: none stored
         for at in range(0, len(wanted), BATCH_GET):
             keys = [window_key(rule, group) for group in wanted[at : at + BATCH_GET]]
             request: dict[str, Any] = {self.table: {"Keys": keys, "ConsistentRead": True}}
@@ -324,6 +347,7 @@ class DynamoCheckpoints:
                                                f"{error.get('Code')}: {error.get('Message')}") from exc
                 for item in answer.get("Responses", {}).get(self.table, []):
                     found[item["grp"]["S"]] = zlib.decompress(item["state"]["B"])
+                    self._window_revs[(rule, item["grp"]["S"])] = int(item.get("rev", {}).get("N", "1"))
                 request = answer.get("UnprocessedKeys") or {}
                 if not request:
                     break
@@ -381,6 +405,19 @@ def _chunks(pairs: list[tuple[str, list[dict[str, Any]]]], rows: list[dict[str, 
         size += entry_size
     if chunk:
         yield chunk
+
+
+def _window_changed(chunk: list[tuple[str | None, list[dict[str, Any]]]], reasons: list[str]) -> bool:
+    """Whether a window row of ``chunk`` failed its revision condition."""
+    if len(reasons) != sum(len(group) for _, group in chunk):
+        return False
+    at = 0
+    for uid, group in chunk:
+        is_window = group[0]["Put"]["Item"]["pk"]["S"].startswith("window#")
+        if uid is None and is_window and reasons[at] == "ConditionalCheckFailed":
+            return True
+        at += len(group)
+    return False
 
 
 def _seen_already(chunk: list[tuple[str | None, list[dict[str, Any]]]], reasons: list[str]) -> set[int]:

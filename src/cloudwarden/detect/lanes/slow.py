@@ -5,8 +5,9 @@ through SQS, or through SNS (and SNS through SQS). :class:`SlowLane` does the wo
 ``cloudwarden watch``: skip files already evaluated, evaluate the rest, record alerts and the file's checkpoint
 in one transaction, then deliver (see :mod:`cloudwarden.detect.checkpoints` for why that is exactly once).
 Correlation rules are evaluated here too: their windows (on eventTime, across files) are kept in the checkpoints
-file and written in the file's transaction, so they survive restarts. One slow lane writes a checkpoints file at
-a time.
+file and written in the file's transaction, so they survive restarts. One slow lane writes an SQLite checkpoints
+file at a time; on the DynamoDB table any number of invocations may run at once (a window another one moved
+meanwhile makes the file correlate again, :class:`~cloudwarden.detect.checkpoints.WindowConflict`).
 
 Lambda settings: ``CLOUDWARDEN_CHECKPOINTS`` (``dynamodb:<table>``, the table the fast lane shares, as
 ``cloudwarden deploy`` sets it; else an SQLite file, default under /tmp, which lives as long as the container),
@@ -31,7 +32,7 @@ from urllib.parse import unquote_plus
 
 import orjson
 
-from cloudwarden.detect.checkpoints import CheckpointStore, open_checkpoints
+from cloudwarden.detect.checkpoints import CheckpointStore, WindowConflict, open_checkpoints
 from cloudwarden.detect.correlation import MAX_GROUPS_PER_RULE, Correlator
 from cloudwarden.detect.engine import Detector
 from cloudwarden.detect.sinks import Sink, sinks_from_env
@@ -41,6 +42,7 @@ CHECKPOINTS_ENV = "CLOUDWARDEN_CHECKPOINTS"
 SINKS_ENV = "CLOUDWARDEN_SINKS"
 DEFAULT_CHECKPOINTS = Path("/tmp/cloudwarden-checkpoints.sqlite")  # noqa: S108 (Lambda's only writable place)
 MAX_ENVELOPE_DEPTH = 3  # S3 → SNS → SQS is the deepest real nesting
+MAX_WINDOW_CONFLICTS = 5  # correlating one file again because another invocation moved its windows meanwhile
 
 log = logging.getLogger("cloudwarden.detect.slow")
 
@@ -128,22 +130,33 @@ class SlowLane:
             if parsed.error is not None:
                 outcome.error = parsed.error  # not checkpointed: a later run tries again
             else:
-                alerts = [alert for record in parsed.records for alert in self.detector.alerts(record, "slow")]
-                windows = []
-                if self.correlator is not None:
-                    run = self.correlator.run(parsed.records, self.checkpoints, "slow")
-                    alerts += run.alerts
-                    windows = run.changes
-                    if run.untimed:
-                        log.warning("%s: %d records a correlation counts have no readable eventTime; not correlated",
-                                    log_object.location, run.untimed)
                 outcome.events = len(parsed.records)
-                outcome.alerts = self.checkpoints.record(
-                    alerts, log_object.location, log_object.version, windows, MAX_GROUPS_PER_RULE
-                )
+                alerts = [alert for record in parsed.records for alert in self.detector.alerts(record, "slow")]
+                for attempt in range(1, MAX_WINDOW_CONFLICTS + 1):
+                    try:
+                        outcome.alerts += self._record(parsed.records, alerts, log_object)
+                        break
+                    except WindowConflict:
+                        # Another invocation moved one of this file's windows (a shared table): correlate again
+                        # from what it stored. Alerts written before the conflict are seen, not raised twice.
+                        if attempt == MAX_WINDOW_CONFLICTS:
+                            raise
+                        log.info("%s: a correlation window changed meanwhile; correlating again", log_object.location)
         self.checkpoints.drain(self.sinks)
         self.outcomes.append(outcome)
         return outcome
+
+    def _record(self, records: list[Any], alerts: list[dict[str, Any]], log_object: LogObject) -> int:
+        """Correlate ``records`` over the stored windows, then record the file's alerts, windows and done-mark."""
+        windows = []
+        if self.correlator is not None:
+            run = self.correlator.run(records, self.checkpoints, "slow")
+            alerts = alerts + run.alerts
+            windows = run.changes
+            if run.untimed:
+                log.warning("%s: %d records a correlation counts have no readable eventTime; not correlated",
+                            log_object.location, run.untimed)
+        return self.checkpoints.record(alerts, log_object.location, log_object.version, windows, MAX_GROUPS_PER_RULE)
 
     def process_all(self, source: TrailSource) -> list[FileOutcome]:
         self.checkpoints.drain(self.sinks)  # what a previous run recorded but could not deliver
