@@ -12,8 +12,13 @@ What SQL cannot be made to mean exactly the same raises :class:`NotRunnable` wit
 SQL: …"), never approximated and never dropped. Today that is: keywords (they search the whole record; the store
 keeps part of it), fields the store does not keep, ``|lt``/``|gt`` comparisons (Python's ``float()`` reads strings
 SQL cannot), ``|cidr`` on IPv6 networks, regex constructs RE2 lacks (backreferences, lookaround, word boundaries),
-case-insensitive values containing a Greek sigma (Python lowers Σ by context), and, on Spark only, tests whose
-outcome depends on how a fractional JSON number is spelt (Java 17 spells some doubles differently from Python).
+case-insensitive values containing a Greek small sigma (Python lowers Σ by context), and, on Spark only, tests
+whose outcome depends on how a fractional JSON number is spelt (Java 17 spells some doubles differently from
+Python; fieldref always compares such texts) and case-insensitive values holding one of the letters Spark's newer
+Unicode tables lower unlike Python (``sql_dialect.SPARK_ONLY_LOWER``).
+
+The store itself bounds what it keeps (64 KiB of userAgent and errorMessage, 1 MiB of each JSON field): a match
+past those bounds is not in the store, so it is not found here; that is the one known difference.
 
 Every value from a rule reaches SQL as a named parameter; the SQL text holds only constants and generated names.
 """
