@@ -359,6 +359,7 @@ def test_duplicate_keys_and_nested_lists_follow_python(tmp_path: Path) -> None:
     raw_parameters = [
         ("dup", '{"name": "first", "name": "second"}'),
         ("dup-first", '{"name": "second", "name": "first"}'),
+        ("dup-escaped", '{"name": "first", "\\u006eame": "s\\u0065cond"}'),
         ("deep", '{"a": [{"b": [{"c": "no"}, [{"c": "a HIT"}]]}, {"b": {"c": 1}}]}'),
         ("deep-null", '{"a": {"b": {"c": null}}}'),
         ("deep-list-of-lists", '{"a": [[{"b": {"c": "hit"}}]]}'),
@@ -399,7 +400,7 @@ def test_duplicate_keys_and_nested_lists_follow_python(tmp_path: Path) -> None:
     by_rule: dict[str, set[str]] = {}
     for found_rule, event_id in found:
         by_rule.setdefault(titles[found_rule], set()).add(event_id)
-    assert by_rule["last-key"] == {"dup"} and by_rule["first-key"] == {"dup-first"}
+    assert by_rule["last-key"] == {"dup", "dup-escaped"} and by_rule["first-key"] == {"dup-first"}
     assert by_rule["deep"] == {"deep", "deep-list-of-lists"} and by_rule["number-as-text"] == {"port-number"}
     assert by_rule["bool-as-text"] == {"flag"} and by_rule["fraction"] == {"port-big"}
     assert by_rule["cidr"] == {"ip-in"} and by_rule["fieldref"] == {"fieldref"}
