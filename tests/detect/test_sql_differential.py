@@ -9,6 +9,7 @@ real ingest code. Stratus Red Team records (Apache 2.0) and SigmaHQ rules (DRL 1
 
 from __future__ import annotations
 
+import gzip
 import json
 import random
 import sys
@@ -17,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -32,12 +34,15 @@ from cloudwarden.trail.engines import DuckDBEngine, SparkEngine, spark_session, 
 from cloudwarden.trail.parquet import export_events
 from cloudwarden.trail.store import TrailStore
 from tests.detect.test_sql_evaluator import (
+    LOG_PREFIX,
     Pair,
     Record,
     hostile_records,
     hostile_rules,
     ingest_records,
     read_back,
+    rule_yaml,
+    rules_from,
     sql_matches,
     stream_matches,
 )
@@ -268,8 +273,15 @@ def spark_rules(detector: Detector) -> list[DetectionRule]:
 
 
 def test_spark_agrees_with_the_stream(detector: Detector, spark: Any, tmp_path: Path) -> None:
-    rules = spark_rules(detector) + hostile_rules()  # quotes, backslashes, %, _, NUL, 60,000 characters
+    last_key = rules_from(rule_yaml("Last Key", "  sel: {requestParameters.name: second}\n  condition: sel"))
+    rules = spark_rules(detector) + hostile_rules() + last_key  # quotes, backslashes, %, _, NUL, 60,000 characters
     records = stratus_records() + hostile_records() + generated_events(rules, random.Random(7), 150, "spark")  # noqa: S311
+    # Raw JSON with duplicate keys (Python keeps the last one; Spark's parser must be told to accept them).
+    template = orjson.dumps(event(event_id="dup-1", requestParameters=None)).decode()
+    duplicated = template.replace('"requestParameters":null', '"requestParameters":{"name":"first","name":"second"}')
+    raw = tmp_path / "logs" / LOG_PREFIX / "raw.json.gz"
+    raw.parent.mkdir(parents=True)
+    raw.write_bytes(gzip.compress(('{"Records": [' + duplicated + "]}").encode()))
     ingest_records(tmp_path, records)
     with TrailStore(tmp_path / "trail.duckdb") as store:
         export_events(store, tmp_path / "parquet")
@@ -279,6 +291,7 @@ def test_spark_agrees_with_the_stream(detector: Detector, spark: Any, tmp_path: 
     assert hunt.problems == [] and len(hunt.rules) == len(rules) >= 20
     assert found == expected and len(expected) >= 40
     assert {"eq-1", "ua-3", "cased-4", "regex"} <= {event_id for _, event_id in found}
+    assert (last_key[0].id, "dup-1") in found
     # The rules Spark cannot run exactly are reported, with the reason.
     _, everything = sql_matches(SparkEngine(spark, tmp_path / "parquet"), detector.rules[:0] + [
         rule for rule in detector.rules if rule.title.startswith("AWS Access Key Created for Another User")])
