@@ -39,6 +39,20 @@ class Sink(Protocol):
     def send(self, alerts: Sequence[dict[str, Any]]) -> None: ...
 
 
+def deliver(sinks: Sequence[Sink], encoded: Sequence[tuple[str, bytes]]) -> None:
+    """Send alerts kept as JSON (``(uid, json)`` pairs, as the outbox stores them) to every sink: sinks that write
+    JSON lines take the stored bytes as they are (``send_encoded``), the others get the alerts decoded once."""
+    decoded: list[dict[str, Any]] | None = None
+    for sink in sinks:
+        send_encoded = getattr(sink, "send_encoded", None)
+        if send_encoded is not None:
+            send_encoded(encoded)
+            continue
+        if decoded is None:
+            decoded = [orjson.loads(data) for _, data in encoded]
+        sink.send(decoded)
+
+
 class StreamSink:
     def __init__(self, stream: TextIO | None = None, name: str = "stdout") -> None:
         self.stream = stream
@@ -48,6 +62,11 @@ class StreamSink:
         stream = self.stream or sys.stdout
         for alert in alerts:
             stream.write(orjson.dumps(alert, option=orjson.OPT_APPEND_NEWLINE).decode())
+        stream.flush()
+
+    def send_encoded(self, alerts: Sequence[tuple[str, bytes]]) -> None:
+        stream = self.stream or sys.stdout
+        stream.write("".join(data.decode() + "\n" for _, data in alerts))
         stream.flush()
 
 
@@ -69,17 +88,23 @@ class FileSink:
             path.parent.mkdir(parents=True, exist_ok=True)
 
     def send(self, alerts: Sequence[dict[str, Any]]) -> None:
-        fresh = [a for a in alerts if a["finding_info"]["uid"] not in self._written]
+        self.send_encoded([(alert["finding_info"]["uid"], orjson.dumps(alert)) for alert in alerts])
+
+    def send_encoded(self, alerts: Sequence[tuple[str, bytes]]) -> None:
+        """Append ``(uid, json)`` alerts whose uid the file does not hold yet, in one write and one fsync."""
+        fresh: dict[str, bytes] = {}
+        for uid, data in alerts:
+            if uid not in self._written:
+                fresh.setdefault(uid, data)
         if not fresh:
             return
         with self.path.open("ab") as handle:
             if handle.tell() and not _ends_with_newline(self.path):
                 handle.write(b"\n")  # after a torn write, start the next alert on a line of its own
-            for alert in fresh:
-                handle.write(orjson.dumps(alert, option=orjson.OPT_APPEND_NEWLINE))
+            handle.write(b"".join(data + b"\n" for data in fresh.values()))
             handle.flush()
             os.fsync(handle.fileno())
-        self._written.update(a["finding_info"]["uid"] for a in fresh)
+        self._written.update(fresh)
 
 
 def _ends_with_newline(path: Path) -> bool:
