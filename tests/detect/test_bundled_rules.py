@@ -26,7 +26,7 @@ from cloudwarden.detect.correlation import MemoryWindows
 from cloudwarden.detect.engine import Detector
 from cloudwarden.detect.index import RuleIndex
 from cloudwarden.detect.sigma_rules import DetectionRule, load_rules
-from tests.trail.helpers import STRATUS_DIR
+from tests.trail.helpers import SIGMA_DIR, STRATUS_DIR
 
 EXAMPLES_FILE = Path(__file__).with_name("bundled_examples.yaml")
 _EXAMPLE_DATA = yaml.safe_load(EXAMPLES_FILE.read_text(encoding="utf-8"))
@@ -35,7 +35,6 @@ EXAMPLES: dict[str, dict[str, list[dict[str, Any]]]] = {
 }
 CORRELATION_EXAMPLES: dict[str, dict[str, list[list[dict[str, Any]]]]] = _EXAMPLE_DATA["_correlations"]
 CORRELATION_PREFIX = "cw_corr_"
-SIGMA_DIR = STRATUS_DIR.parent / "sigma-rules-aws-cloudtrail"
 PYPROJECT = Path(__file__).resolve().parents[2] / "pyproject.toml"
 needs_shared_data = pytest.mark.skipif(not STRATUS_DIR.is_dir(), reason="../shared/data is not beside this clone")
 

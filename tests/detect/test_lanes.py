@@ -16,9 +16,8 @@ import pytest
 from cloudwarden.detect.engine import Detector
 from cloudwarden.detect.lanes import fast
 from tests.e2e.conftest import cli_env, run_cli
-from tests.trail.helpers import STRATUS_DIR, cloudtrail_key, event, write_log
+from tests.trail.helpers import SIGMA_DIR, STRATUS_DIR, cloudtrail_key, event, write_log
 
-SIGMA_DIR = STRATUS_DIR.parent / "sigma-rules-aws-cloudtrail"
 pytestmark = pytest.mark.skipif(not SIGMA_DIR.is_dir(), reason="../shared/data is not beside this clone")
 
 

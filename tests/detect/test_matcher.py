@@ -18,9 +18,8 @@ from hypothesis import strategies as st
 
 from cloudwarden.detect.index import RuleIndex
 from cloudwarden.detect.sigma_rules import DetectionRule, load_rules, load_text
-from tests.trail.helpers import STRATUS_DIR
+from tests.trail.helpers import SIGMA_DIR, STRATUS_DIR
 
-SIGMA_DIR = STRATUS_DIR.parent / "sigma-rules-aws-cloudtrail"
 pytestmark = pytest.mark.skipif(not SIGMA_DIR.is_dir(), reason="../shared/data is not beside this clone")
 
 

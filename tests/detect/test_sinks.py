@@ -38,9 +38,8 @@ from cloudwarden.detect.sinks_aws import (
 from cloudwarden.detect.sinks_limits import fit_alert
 from tests.conftest import ACCOUNT_ID, REGION
 from tests.e2e.conftest import cli_env, run_cli
-from tests.trail.helpers import STRATUS_DIR, cloudtrail_key
+from tests.trail.helpers import SIGMA_DIR, STRATUS_DIR, cloudtrail_key
 
-SIGMA_DIR = STRATUS_DIR.parent / "sigma-rules-aws-cloudtrail"
 pytestmark = pytest.mark.skipif(not SIGMA_DIR.is_dir(), reason="../shared/data is not beside this clone")
 
 

@@ -26,9 +26,8 @@ from cloudwarden.detect.lanes import fast
 from cloudwarden.detect.lanes.slow import NewObject, SlowLane, handle_notification, objects_in
 from cloudwarden.detect.sinks import FileSink
 from tests.e2e.conftest import cli_env
-from tests.trail.helpers import STRATUS_DIR, cloudtrail_key
+from tests.trail.helpers import SIGMA_DIR, STRATUS_DIR, cloudtrail_key
 
-SIGMA_DIR = STRATUS_DIR.parent / "sigma-rules-aws-cloudtrail"
 pytestmark = pytest.mark.skipif(not SIGMA_DIR.is_dir(), reason="../shared/data is not beside this clone")
 BUCKET = "acme-trail"
 FILES = 150

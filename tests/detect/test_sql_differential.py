@@ -46,9 +46,8 @@ from tests.detect.test_sql_evaluator import (
     sql_matches,
     stream_matches,
 )
-from tests.trail.helpers import STRATUS_DIR, event
+from tests.trail.helpers import SIGMA_DIR, STRATUS_DIR, event
 
-SIGMA_DIR = STRATUS_DIR.parent / "sigma-rules-aws-cloudtrail"
 pytestmark = pytest.mark.skipif(not SIGMA_DIR.is_dir(), reason="../shared/data is not beside this clone")
 # (rule id, eventID) pairs the Stratus records raise with the bundled rules and SigmaHQ's (the lanes' test agrees).
 STRATUS_MATCHES_AT_LEAST = 180

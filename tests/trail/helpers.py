@@ -11,6 +11,7 @@ import orjson
 
 ACCOUNT = "111122223333"
 STRATUS_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "stratus-red-team-detonation-logs"
+SIGMA_DIR = STRATUS_DIR.parent / "sigma-rules-aws-cloudtrail"  # SigmaHQ's CloudTrail rules, beside the Stratus logs
 
 
 def event(
