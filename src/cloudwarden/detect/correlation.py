@@ -41,7 +41,7 @@ from sigma.correlations import (
 from cloudwarden.detect.alerts import to_detection_finding
 from cloudwarden.detect.index import RuleIndex
 from cloudwarden.detect.matcher import field_values
-from cloudwarden.detect.sigma_rules import DetectionRule, PendingCorrelation, RuleProblem, tag_ids
+from cloudwarden.detect.sigma_rules import DetectionRule, PendingCorrelation, RuleProblem, detection_rule
 
 MAX_GROUPS_PER_RULE = 10_000  # live group keys per correlation; the least recently active go first
 MAX_EVENTS_PER_GROUP = 1_000  # events remembered per group; the oldest go first
@@ -179,24 +179,9 @@ def _compile(
                 raise Unsupported(f"alias {name!r} names no field for rule {reference!r}")
             paths.append(tuple(str(mapped).split(".")))
         fields.append(tuple(paths))
-    tags, attack, cis = tag_ids(sigma)
-    identifier = str(sigma.id or sigma.name or sigma.title)
-    header = DetectionRule(
-        id=identifier,
-        title=sigma.title,
-        level=str(sigma.level.name.lower() if sigma.level else "medium"),
-        description=(sigma.description or "").strip(),
-        source=source,
-        attack=attack,
-        cis=cis,
-        tags=tags,
-        match=_never,
-        event_names=frozenset(),
-        event_sources=frozenset(),
-        sigma=sigma,  # type: ignore[arg-type]  # the correlation's metadata; alerts read only its fields
-    )
+    header = detection_rule(sigma, source, _never)  # the correlation's metadata; alerts read only its fields
     return CorrelationRule(
-        id=identifier, kind=kind, rules=base, group_by=group_by, fields=tuple(fields), value_field=value_field,
+        id=header.id, kind=kind, rules=base, group_by=group_by, fields=tuple(fields), value_field=value_field,
         timespan_ms=sigma.timespan.seconds * 1000, op=op, count=condition.count, generate=bool(sigma.generate),
         header=header, sigma=sigma,
     )  # fmt: skip

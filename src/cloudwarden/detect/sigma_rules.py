@@ -158,18 +158,35 @@ def tag_ids(rule: SigmaRule | SigmaCorrelationRule) -> tuple[tuple[str, ...], tu
 def _compile(rule: SigmaRule, source: str) -> DetectionRule:
     conditions = [condition.parsed for condition in rule.detection.parsed_condition]
     compiled = compile_condition(conditions)
-    tags, attack, cis = tag_ids(rule)
+    return detection_rule(
+        rule,
+        source,
+        compiled.match,
+        compiled.required.get("eventName", frozenset()),
+        compiled.required.get("eventSource", frozenset()),
+    )
+
+
+def detection_rule(
+    sigma: Any,
+    source: str,
+    match: Predicate,
+    event_names: frozenset[str] = frozenset(),
+    event_sources: frozenset[str] = frozenset(),
+) -> DetectionRule:
+    """A :class:`DetectionRule` with ``sigma``'s metadata (id, title, level, description, tags) and ``match``."""
+    tags, attack, cis = tag_ids(sigma)
     return DetectionRule(
-        id=str(rule.id or rule.name or rule.title),
-        title=rule.title,
-        level=str(rule.level.name.lower() if rule.level else "medium"),
-        description=(rule.description or "").strip(),
+        id=str(sigma.id or sigma.name or sigma.title),
+        title=sigma.title,
+        level=str(sigma.level.name.lower() if sigma.level else "medium"),
+        description=(sigma.description or "").strip(),
         source=source,
         attack=attack,
         cis=cis,
         tags=tags,
-        match=compiled.match,
-        event_names=compiled.required.get("eventName", frozenset()),
-        event_sources=compiled.required.get("eventSource", frozenset()),
-        sigma=rule,
+        match=match,
+        event_names=event_names,
+        event_sources=event_sources,
+        sigma=sigma,
     )
