@@ -409,6 +409,8 @@ def test_demo_command_writes_the_trail_and_says_who(tmp_path: Path) -> None:
         env=cli_env(COLUMNS="400"), cwd=tmp_path,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
+    # Nothing of the emulator's own chatter reaches the user (moto print()s Docker probes and developer hints).
+    assert "WARNING - " not in result.stdout and "<class '" not in result.stdout, result.stdout[:2000]
     assert list((out / "trail" / "AWSLogs").rglob("*.json.gz")) and (out / "trail.duckdb").is_file()
     with TrailStore(out / "trail.duckdb", read_only=True) as store:
         events = store.count_events()

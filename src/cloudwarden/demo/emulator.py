@@ -55,6 +55,12 @@ class EmbeddedAws:
         # moto print()s a hint for its own developers on every request to a service it lacks (e.g. IAM
         # Access Analyzer); the scan already reports those calls as ERROR.
         werkzeug_app.print = lambda *_, **__: None  # type: ignore[attr-defined]
+        # Before it runs a Lambda function (a Secrets Manager rotation does), moto on a host with /.dockerenv asks
+        # the Docker API for its own address and print()s a warning and an exception when there is none; the
+        # embedded AWS runs no Lambda code, so the user would only see noise.
+        from moto import settings as moto_settings
+
+        moto_settings.print = lambda *_, **__: None  # type: ignore[attr-defined]
         _memoise_module_listing()
 
         self._server = ThreadedMotoServer(ip_address=self.host, port=0, verbose=False)
