@@ -25,6 +25,7 @@ from cloudwarden.detect.checkpoints_dynamodb import (
 from cloudwarden.detect.engine import Detector
 from cloudwarden.detect.lanes import fast
 from cloudwarden.detect.lanes.slow import SlowLane, handle_notification
+from cloudwarden.detect.sinks import MAX_REFUSALS_BEFORE_ONE_TAKEN, deliver
 from tests.conftest import Emulated
 from tests.trail.helpers import cloudtrail_key
 
@@ -123,6 +124,50 @@ def test_a_failing_sink_keeps_the_alerts_for_the_next_drain(new_store: Callable[
         store.drain([Broken()])
     sink = Collected()
     assert new_store().drain([sink]) == 1 and sink.uids() == ["r:e1"]
+
+
+class Picky:
+    """A sink whose service refuses some alerts for their content (here: a poisoned message) and takes the rest."""
+
+    name = "picky"
+
+    def __init__(self, down: bool = False) -> None:
+        self.down = down
+        self.taken: list[str] = []
+
+    def send(self, alerts: Any) -> None:
+        if self.down:
+            raise RuntimeError("sink down")
+        if any(alert["message"] == "poison" for alert in alerts):
+            raise RuntimeError("InvalidInput: the service refused a finding")
+        self.taken += [alert["finding_info"]["uid"] for alert in alerts]
+
+
+def _poisoned(uid: str) -> dict[str, Any]:
+    return {**_alert(uid), "message": "poison"}
+
+
+def test_an_alert_a_sink_refuses_does_not_hold_back_the_others(new_store: Callable[[], Any]) -> None:
+    store = new_store()
+    store.record([_alert("r:e1"), _poisoned("r:e2"), _alert("r:e3"), _poisoned("r:e4"), _alert("r:e5")])
+    picky, collected = Picky(), Collected()
+    assert store.drain([picky, collected]) == 3
+    assert picky.taken == ["r:e1", "r:e3", "r:e5"]
+    assert sorted(collected.uids()) == ["r:e1", "r:e2", "r:e3", "r:e4", "r:e5"]  # the other sink got them all
+    letters = new_store().dead_letters()
+    assert [(uid, sink) for uid, sink, _ in letters] == [("r:e2", "picky"), ("r:e4", "picky")]
+    assert all("InvalidInput" in reason for _, _, reason in letters)
+    assert new_store().pending() == [] and new_store().drain([Picky()]) == 0
+
+
+def test_a_sink_that_takes_nothing_is_down_and_keeps_every_alert(new_store: Callable[[], Any]) -> None:
+    store = new_store()
+    store.record([_alert(f"r:e{n}") for n in range(20)])
+    with pytest.raises(RuntimeError, match="sink down"):
+        store.drain([Picky(down=True)])
+    assert len(new_store().pending()) == 20 and new_store().dead_letters() == []
+    picky = Picky()
+    assert new_store().drain([picky]) == 20 and len(picky.taken) == 20
 
 
 def test_correlation_windows_round_trip(new_store: Callable[[], Any]) -> None:
@@ -394,3 +439,18 @@ def test_two_invocations_correlating_one_group_at_once_lose_no_event(table: Emul
     bursts = [a for a in sink.alerts if a["finding_info"]["analytic"]["uid"] == BURST]
     assert len(bursts) == 1  # the second file correlated again over the first file's five: ten, one alert
     assert len(sink.alerts) == 11 and len(set(sink.uids())) == 11  # ten single refusals and the burst, once each
+
+
+@pytest.mark.parametrize(("poisoned_first", "set_aside"), [(7, True), (8, False)])
+def test_a_run_of_refusals_before_any_alert_is_taken_reads_as_a_sink_down(poisoned_first: int, set_aside: bool) -> None:
+    alerts = [_poisoned(f"r:p{n}") for n in range(poisoned_first)] + [_alert("r:good")]
+    encoded = [(alert["finding_info"]["uid"], orjson.dumps(alert)) for alert in alerts]
+    picky = Picky()
+    if set_aside:  # the sink took the good alert after the refusals: they are its content's fault
+        assert [r.uid for r in deliver([picky], encoded)] == [uid for uid, _ in encoded[:-1]]
+        assert picky.taken == ["r:good"]
+    else:  # as many refusals as MAX_REFUSALS_BEFORE_ONE_TAKEN before any success: the sink is down
+        assert poisoned_first == MAX_REFUSALS_BEFORE_ONE_TAKEN
+        with pytest.raises(RuntimeError, match="InvalidInput"):
+            deliver([picky], encoded)
+        assert picky.taken == []

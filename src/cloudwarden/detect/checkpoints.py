@@ -15,6 +15,7 @@ an alert delivered just before a kill and again after it lands once.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -30,15 +31,25 @@ CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, uid TE
 CREATE TABLE IF NOT EXISTS windows (rule TEXT NOT NULL, grp TEXT NOT NULL, last_time INTEGER NOT NULL,
                                     state BLOB NOT NULL, PRIMARY KEY (rule, grp));
 CREATE INDEX IF NOT EXISTS windows_by_age ON windows (rule, last_time);
+CREATE TABLE IF NOT EXISTS dead_letters (uid TEXT NOT NULL, sink TEXT NOT NULL, reason TEXT NOT NULL,
+                                         payload BLOB NOT NULL, PRIMARY KEY (uid, sink));
 """
 _WINDOW_READ_BATCH = 500  # keys per SELECT, under SQLite's bound on parameters
 _DRAIN_BATCH = 2_000  # alerts per delivery: one sink call and one commit each
 DYNAMODB_PREFIX = "dynamodb:"
 
+log = logging.getLogger("cloudwarden.detect.checkpoints")
+
 
 class WindowConflict(RuntimeError):
     """Another writer changed a correlation window after this store read it: nothing of that window was written;
     evaluate the batch again (its alerts written already are seen, so they are not raised twice)."""
+
+
+def log_rejected(rejected: Sequence[Any]) -> None:
+    """Say, once per alert and sink, that a sink refused an alert that is now kept as a dead letter."""
+    for item in rejected:
+        log.warning("%s refused alert %s (kept as a dead letter): %s", item.sink, item.uid[:300], item.reason)
 
 
 class CheckpointStore(Protocol):
@@ -59,6 +70,8 @@ class CheckpointStore(Protocol):
     def delivered(self, uids: Iterable[str]) -> None: ...
 
     def drain(self, sinks: Sequence[Any]) -> int: ...
+
+    def dead_letters(self) -> list[tuple[str, str, str]]: ...
 
     def counts(self) -> dict[str, int]: ...
 
@@ -207,17 +220,27 @@ class Checkpoints:
         total = 0
         oldest = "SELECT seq, uid, payload FROM outbox ORDER BY seq LIMIT ?"
         while rows := db.execute(oldest, (_DRAIN_BATCH,)).fetchall():
-            deliver(sinks, [(uid, bytes(payload)) for _, uid, payload in rows])
+            payloads = {uid: bytes(payload) for _, uid, payload in rows}
+            rejected = deliver(sinks, list(payloads.items()))
             # Oldest first by seq, and one writer at a time: the batch is every row up to its last seq.
             db.execute("BEGIN IMMEDIATE")
             try:
+                db.executemany(
+                    "INSERT OR REPLACE INTO dead_letters (uid, sink, reason, payload) VALUES (?, ?, ?, ?)",
+                    [(r.uid, r.sink, r.reason, payloads[r.uid]) for r in rejected],
+                )
                 db.execute("DELETE FROM outbox WHERE seq <= ?", (rows[-1][0],))
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
-            total += len(rows)
+            log_rejected(rejected)
+            total += len(rows) - len({r.uid for r in rejected})
         return total
+
+    def dead_letters(self) -> list[tuple[str, str, str]]:
+        """(uid, sink, reason) of each alert a sink refused while taking others; the alert is kept beside it."""
+        return [tuple(row) for row in self._db.execute("SELECT uid, sink, reason FROM dead_letters ORDER BY uid")]
 
     def counts(self) -> dict[str, int]:
         """How many files are done, alerts were ever raised, and alerts wait for delivery."""

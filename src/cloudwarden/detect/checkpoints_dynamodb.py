@@ -47,7 +47,7 @@ from typing import Any
 import orjson
 from botocore.exceptions import ClientError
 
-from cloudwarden.detect.checkpoints import DYNAMODB_PREFIX, WindowConflict
+from cloudwarden.detect.checkpoints import DYNAMODB_PREFIX, WindowConflict, log_rejected
 from cloudwarden.detect.sinks_limits import fit_alert
 
 TTL_ATTRIBUTE = "expires"
@@ -61,6 +61,7 @@ MAX_CANCELLED_RETRIES = 8  # transaction conflicts (another writer on the same i
 BATCH_GET = 100  # BatchGetItem's most keys per call
 BATCH_WRITE = 25  # BatchWriteItem's most requests per call
 OUTBOX = "outbox"
+DEAD_LETTERS = "dead"
 # Cancellation reasons worth another try: another writer on one of the items, throttling; "None" marks the items
 # that were fine. Anything else (a validation error, an item collection over its limit) fails at once.
 RETRYABLE_REASONS = frozenset({"None", "TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded",
@@ -310,23 +311,47 @@ class DynamoCheckpoints:
 
     def pending(self, limit: int = 500) -> list[tuple[str, dict[str, Any]]]:
         """Alerts not yet delivered, oldest first."""
+        return [(uid, orjson.loads(data)) for uid, data in self._pending_json(limit)]
+
+    def _pending_json(self, limit: int) -> list[tuple[str, bytes]]:
         found = []
         for item in self._query_outbox(limit):
             uid = item["uid"]["S"]
             self._outbox_keys[uid] = item["sk"]["S"]
-            found.append((uid, orjson.loads(zlib.decompress(item["payload"]["B"]))))
+            found.append((uid, zlib.decompress(item["payload"]["B"])))
         return found
 
     def drain(self, sinks: Sequence[Any]) -> int:
-        """Deliver the outbox to every sink (each idempotent by uid), then forget it; returns alerts delivered."""
+        """Deliver the outbox to every sink (each idempotent by uid), then forget it; returns alerts delivered.
+        An alert a sink refuses while it takes others is kept as a dead letter (see
+        :func:`~cloudwarden.detect.sinks.deliver`)."""
+        from cloudwarden.detect.sinks import deliver
+
         total = 0
-        while batch := self.pending():
-            alerts = [alert for _, alert in batch]
-            for sink in sinks:
-                sink.send(alerts)
+        while batch := self._pending_json(500):
+            rejected = deliver(sinks, batch)
+            if rejected:
+                payloads = dict(batch)
+                self._batch_write([{"PutRequest": {"Item": {
+                    "pk": {"S": DEAD_LETTERS}, "sk": {"S": _key_part(f"{r.uid}\n{r.sink}")}, "uid": {"S": r.uid},
+                    "sink": {"S": r.sink}, "reason": {"S": r.reason},
+                    "payload": {"B": zlib.compress(payloads[r.uid])}}}} for r in rejected])  # fmt: skip
             self.delivered(uid for uid, _ in batch)
-            total += len(batch)
+            log_rejected(rejected)
+            total += len(batch) - len({r.uid for r in rejected})
         return total
+
+    def dead_letters(self) -> list[tuple[str, str, str]]:
+        """(uid, sink, reason) of each alert a sink refused while taking others; the alert is kept beside it."""
+        found = []
+        kwargs: dict[str, Any] = {"KeyConditionExpression": "pk = :dead",
+                                  "ExpressionAttributeValues": {":dead": {"S": DEAD_LETTERS}}}
+        while True:
+            page = self._call("query", **kwargs)
+            found += [(i["uid"]["S"], i["sink"]["S"], i["reason"]["S"]) for i in page.get("Items", [])]
+            if "LastEvaluatedKey" not in page:
+                return sorted(found)
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     # -- correlation windows -----------------------------------------------------------------------------------
 

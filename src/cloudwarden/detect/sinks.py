@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
@@ -39,18 +40,69 @@ class Sink(Protocol):
     def send(self, alerts: Sequence[dict[str, Any]]) -> None: ...
 
 
-def deliver(sinks: Sequence[Sink], encoded: Sequence[tuple[str, bytes]]) -> None:
+Encoded = Sequence[tuple[str, bytes]]  # (alert uid, the alert as JSON), as the outbox keeps them
+# Alerts tried one by one, after a sink refused their batch, that may all fail before the sink counts as down.
+MAX_REFUSALS_BEFORE_ONE_TAKEN = 8
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """An alert a sink refused while it took others: its content is the problem, so it is set aside (the outbox
+    records it as a dead letter) instead of holding back every alert after it."""
+
+    uid: str
+    sink: str
+    reason: str
+
+
+def deliver(sinks: Sequence[Sink], encoded: Encoded) -> list[Rejected]:
     """Send alerts kept as JSON (``(uid, json)`` pairs, as the outbox stores them) to every sink: sinks that write
-    JSON lines take the stored bytes as they are (``send_encoded``), the others get the alerts decoded once."""
-    decoded: list[dict[str, Any]] | None = None
+    JSON lines take the stored bytes as they are (``send_encoded``), the others get the alerts decoded once.
+
+    A sink that fails on the batch is tried alert by alert. Alerts it refuses while it takes others come back as
+    :class:`Rejected` (an event an attacker shaped so that a service refuses its alert must not blind the lanes to
+    everything after it); a sink that takes none of the first ``MAX_REFUSALS_BEFORE_ONE_TAKEN`` is down, and its
+    error is raised so the outbox keeps every alert for the next drain."""
+    decoded: dict[str, dict[str, Any]] = {}
+    rejected: list[Rejected] = []
     for sink in sinks:
-        send_encoded = getattr(sink, "send_encoded", None)
-        if send_encoded is not None:
-            send_encoded(encoded)
-            continue
-        if decoded is None:
-            decoded = [orjson.loads(data) for _, data in encoded]
-        sink.send(decoded)
+        if not hasattr(sink, "send_encoded") and not decoded:
+            decoded = {uid: orjson.loads(data) for uid, data in encoded}
+        send = _sender(sink, decoded)
+        try:
+            send(encoded)
+        except Exception as failure:
+            if len(encoded) == 1:
+                raise
+            rejected.extend(_one_by_one(sink, send, encoded, failure))
+    return rejected
+
+
+def _sender(sink: Sink, decoded: dict[str, dict[str, Any]]) -> Callable[[Encoded], None]:
+    """How ``sink`` takes some of the encoded alerts: as they are, or decoded."""
+    send_encoded = getattr(sink, "send_encoded", None)
+    if send_encoded is not None:
+        return send_encoded  # type: ignore[no-any-return]
+    return lambda items: sink.send([decoded[uid] for uid, _ in items])
+
+
+def _one_by_one(sink: Sink, send: Callable[[Encoded], None], encoded: Encoded, failure: Exception) -> list[Rejected]:
+    """Send alert by alert after ``sink`` refused the batch: what it refuses while it takes others."""
+    refused: list[Rejected] = []
+    taken = 0
+    for item in encoded:
+        try:
+            send([item])
+        except Exception as exc:
+            name = getattr(sink, "name", type(sink).__name__)
+            refused.append(Rejected(item[0], name, f"{type(exc).__name__}: {exc}"[:1000]))
+            if not taken and len(refused) >= MAX_REFUSALS_BEFORE_ONE_TAKEN:
+                raise failure from exc
+        else:
+            taken += 1
+    if not taken:
+        raise failure
+    return refused
 
 
 class StreamSink:
