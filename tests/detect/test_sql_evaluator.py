@@ -329,6 +329,17 @@ def test_empty_escaped_and_single_character_values(tmp_path: Path) -> None:
     assert ("Escaped", "n2") not in fired and ("Not", "missing") in fired and ("Not", "n13") not in fired
 
 
+def test_an_ignore_case_regex_is_not_evaded_by_letters_lower_does_not_fold(tmp_path: Path) -> None:
+    """Under IGNORECASE, U+017F (long s) and U+212A (Kelvin sign) match s and k; lower() leaves them as they are, so
+    a prefilter on lowered text would let an attacker's user agent slip past the rule. Both evaluators find it."""
+    rules = rules_from(rule_yaml("Scanner", "  sel: {userAgent|re|i: 'trufflehog-task'}\n  condition: sel"))
+    agents = {"ascii": "TruffleHog-task/3", "long-s": "TruffleHog-ta\u017fk", "kelvin": "TruffleHog-tas\u212a",
+              "other": "TruffleHog-tusk"}
+    records = [event(event_id=name, userAgent=agent) for name, agent in agents.items()]
+    stream, found = both(tmp_path, rules, records)
+    assert found == stream == {(rules[0].id, "ascii"), (rules[0].id, "long-s"), (rules[0].id, "kelvin")}
+
+
 def test_values_past_the_store_bounds_are_matched_as_stored(tmp_path: Path) -> None:
     """The store keeps 64 KiB of userAgent (and of errorMessage): a match past that is not in the store, so the
     SQL hunt cannot see it. This pins the one documented difference between the evaluators."""

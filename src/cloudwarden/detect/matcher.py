@@ -244,7 +244,9 @@ def _regex_test(value: SigmaRegularExpression) -> Test:
         if text is None:
             return False
         text = text[:MAX_REGEX_SUBJECT]
-        if needles:  # a cheap necessary condition before the regular expression runs
+        # A cheap necessary condition before the regular expression runs. Under IGNORECASE, U+017F and U+212A match s
+        # and k while lower() keeps them apart: on text that is not ASCII the prefilter would let an attacker slip by.
+        if needles and (not ignore_case or text.isascii()):
             folded = text.lower() if ignore_case else text
             for needle in needles:
                 if needle not in folded:

@@ -385,6 +385,9 @@ class _Compiler:
             subject = self.d.left(c.text, MAX_REGEX_SUBJECT)
             folded = self.d.lower(subject) if ignore_case else subject
             checks = [self.d.contains(folded, needle) for needle in needle_markers]
+            if ignore_case and checks:  # the matcher's prefilter runs on ASCII text only under IGNORECASE
+                ascii_only = f"{self.d.octet_length(subject)} = {self.d.length(subject)}"
+                checks = [f"(NOT ({ascii_only}) OR {' AND '.join(checks)})"]
             checks.append(self.d.regex_search(subject, marker))
             compare = "(" + " AND ".join(checks) + ")"
             if c.float_text_exact:

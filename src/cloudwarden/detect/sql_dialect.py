@@ -103,7 +103,12 @@ class Dialect:
         return f"substring({text}, 1, {count})"
 
     def length(self, text: str) -> str:
+        """Characters (code points) of ``text``."""
         return f"length({text})"
+
+    def octet_length(self, text: str) -> str:
+        """UTF-8 bytes of ``text``: equal to :meth:`length` exactly when the text is ASCII."""
+        return f"octet_length({text})"
 
     def to_bigint(self, text: str) -> str:
         return f"TRY_CAST({text} AS BIGINT)"
@@ -205,6 +210,9 @@ class DuckDBDialect(Dialect):
 
     def lower(self, text: str) -> str:
         return f"lower(replace({text}, '{_DOTTED_CAPITAL_I}', '{_DOTTED_I_LOWER}'))"
+
+    def octet_length(self, text: str) -> str:
+        return f"strlen({text})"  # DuckDB's octet_length takes BLOB and BIT only
 
     def starts_with(self, text: str, needle: str) -> str:
         return f"starts_with({text}, {needle})"
