@@ -125,7 +125,8 @@ def test_killed_at_random_points_the_watcher_loses_nothing_and_repeats_nothing(a
 
     def command(store: Path, output: Path) -> list[str]:
         return [sys.executable, "-m", "cloudwarden", "watch", "--once", "--bucket", BUCKET, "--checkpoints",
-                str(store), "--sink", f"file:{output}", "--no-bundled", "--rules", str(SIGMA_DIR)]
+                str(store), "--sink", f"file:{output}", "--no-bundled", "--rules", str(SIGMA_DIR),
+                "--settle-every", "20"]  # a few files a settle, so a kill can land between settles
 
     env = cli_env(aws.endpoint_url)
     started = time.monotonic()  # how long one whole run takes here, to aim the kills inside it

@@ -253,6 +253,17 @@ def watch(
     no_bundled: Annotated[
         bool, typer.Option("--no-bundled", help="Only the rules given with --rules, not cloudwarden's own.")
     ] = False,
+    settle_every: Annotated[
+        int,
+        typer.Option(
+            "--settle-every",
+            min=1,
+            max=1_000_000,
+            metavar="RECORDS",
+            help="Deliver alerts and checkpoint after about this many records (whole files). Lower: alerts "
+            "leave sooner and a kill costs less work done again; higher: faster over a backlog.",
+        ),
+    ] = 10_000,
     profile: Profile = None,
     endpoint_url: EndpointUrl = None,
 ) -> None:
@@ -286,7 +297,7 @@ def watch(
     aws = aws_context(profile, None, endpoint_url, None)
     source = S3Source(aws.client("s3"), bucket, prefix)
     with Checkpoints(checkpoints or default_checkpoints_path()) as store:
-        lane = SlowLane(detector, store, outputs)
+        lane = SlowLane(detector, store, outputs, group_records=settle_every)
         while True:
             try:
                 outcomes = lane.process_all(source)

@@ -7,10 +7,19 @@
 * ``windows``: each correlation rule's window state per group key (:mod:`cloudwarden.detect.correlation`),
   written in the same transaction as the alerts it raised, so a restart resumes every window where it stood.
 
-A file's alerts, its seen-marks and its done-mark are written in one transaction, before any delivery; delivery
-then drains the outbox. Killed anywhere, a restart either re-evaluates the file (its transaction never
-committed: nothing was recorded) or delivers what the outbox still holds. Sinks are idempotent by alert uid, so
-an alert delivered just before a kill and again after it lands once.
+Two ways to bookkeep, both exactly once for sinks idempotent by alert uid:
+
+* ``record`` then ``drain`` (the fast lane; the DynamoDB store always): a file's alerts, their seen-marks and the
+  file's done-mark are written in one transaction, before any delivery; delivery then drains the outbox.
+* ``settle`` (the slow lane over this store): inside one write transaction, the alerts not seen before are
+  delivered, then their seen-marks and the files' done-marks are committed; only alerts a sink could not take
+  go into the outbox. The alerts' JSON is written once (to the sinks), not also into this file and out again,
+  which was most of the slow lane's time when most events alert. Holding the write lock while delivering keeps
+  another lane on this file from raising the same alert meanwhile.
+
+Killed anywhere, a restart either evaluates the files again (their transaction never committed: nothing was
+recorded; an alert delivered before the kill is delivered again, and lands once) or delivers what the outbox
+still holds.
 """
 
 from __future__ import annotations
@@ -56,10 +65,17 @@ class CheckpointStore(Protocol):
     """What the lanes need of a checkpoint store: this SQLite :class:`Checkpoints` (one machine) and
     :class:`~cloudwarden.detect.checkpoints_dynamodb.DynamoCheckpoints` (the deployed lanes, one shared table)."""
 
+    # How many records the slow lane evaluates before it settles them in one call (0: each file on its own).
+    group_records: int
+
     def file_done(self, location: str, version: str) -> bool: ...
 
     def record(self, alerts: Sequence[dict[str, Any]], location: str | None = None, version: str = "",
                windows: Sequence[tuple[str, str, int, bytes]] = (), max_groups: int = 10_000) -> int: ...
+
+    def settle(self, alerts: Sequence[dict[str, Any]], files: Sequence[tuple[str, str, int]],
+               windows: Sequence[tuple[str, str, int, bytes]], sinks: Sequence[Any],
+               max_groups: int = 10_000) -> set[str]: ...
 
     def load_windows(self, rule: str, groups: Sequence[str]) -> dict[str, bytes]: ...
 
@@ -90,6 +106,10 @@ def open_checkpoints(spec: str) -> CheckpointStore:
 
 class Checkpoints:
     """One writer at a time (SQLite locks the file); safe to open from several processes in turn."""
+
+    # Files are settled together up to this many records: each settle costs a few fsyncs and reads and writes the
+    # correlation windows once, which per file of a few hundred records was most of the slow lane's time.
+    group_records = 10_000
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -127,12 +147,7 @@ class Checkpoints:
         db.execute("BEGIN IMMEDIATE")
         try:
             new = self._keep_new(alerts)
-            if windows:
-                db.executemany(
-                    "INSERT OR REPLACE INTO windows (rule, grp, last_time, state) VALUES (?, ?, ?, ?)", windows
-                )
-                for rule in {row[0] for row in windows}:
-                    self._evict_windows(rule, max_groups)
+            self._store_windows(windows, max_groups)
             if location is not None:
                 db.execute(
                     "INSERT OR REPLACE INTO files (location, version, alerts) VALUES (?, ?, ?)",
@@ -145,14 +160,19 @@ class Checkpoints:
         return new
 
     def _keep_new(self, alerts: Sequence[dict[str, Any]]) -> int:
-        """Mark seen and put into the outbox (in order) the alerts whose uid was never seen; inside a transaction.
-        Set-wise, because a noisy rule raises an alert for most events of a file: one statement per alert was
-        most of the slow lane's time."""
+        """Mark seen and put into the outbox (in order) the alerts whose uid was never seen; inside a transaction."""
+        new = self._unseen(alerts)
+        self._mark_seen(new)
+        self._db.executemany("INSERT INTO outbox (uid, payload) VALUES (?, ?)", new)
+        return len(new)
+
+    def _unseen(self, alerts: Sequence[dict[str, Any]]) -> list[tuple[str, bytes]]:
+        """(uid, JSON) of each alert whose uid was never seen, first of each uid, in order. Set-wise, because a
+        noisy rule raises an alert for most events of a file: one statement per alert was most of the slow lane's
+        time. Only these alerts are encoded."""
         fresh: dict[str, dict[str, Any]] = {}
         for alert in alerts:
             fresh.setdefault(alert["finding_info"]["uid"], alert)
-        if not fresh:
-            return 0
         uids = list(fresh)
         known: set[str] = set()
         for at in range(0, len(uids), _WINDOW_READ_BATCH):
@@ -161,12 +181,72 @@ class Checkpoints:
             known.update(
                 uid for (uid,) in self._db.execute(f"SELECT uid FROM seen WHERE uid IN ({marks})", batch)  # noqa: S608
             )
-        new = [uid for uid in uids if uid not in known]
-        self._db.executemany("INSERT INTO seen (uid) VALUES (?)", [(uid,) for uid in new])
-        self._db.executemany(
-            "INSERT INTO outbox (uid, payload) VALUES (?, ?)", [(uid, orjson.dumps(fresh[uid])) for uid in new]
-        )
-        return len(new)
+        dumps = orjson.dumps
+        return [(uid, dumps(fresh[uid])) for uid in uids if uid not in known]
+
+    def _mark_seen(self, new: Sequence[tuple[str, bytes]]) -> None:
+        self._db.executemany("INSERT INTO seen (uid) VALUES (?)", [(uid,) for uid, _ in new])
+
+    def settle(
+        self,
+        alerts: Sequence[dict[str, Any]],
+        files: Sequence[tuple[str, str, int]],
+        windows: Sequence[tuple[str, str, int, bytes]],
+        sinks: Sequence[Any],
+        max_groups: int = 10_000,
+    ) -> set[str]:
+        """Deliver the alerts not raised before to every sink, then, in the same write transaction, mark them seen,
+        store the correlation ``windows`` and mark ``files`` ((location, version, alerts) each) done. Returns the
+        uids of the new alerts.
+
+        Alerts a sink refuses while it takes others become dead letters. When a sink is down (or the outbox still
+        holds older alerts, which go first), the new alerts are kept in the outbox instead, the transaction
+        commits, and the sink's error is raised after it: nothing is lost, the next drain retries."""
+        from cloudwarden.detect.sinks import deliver
+
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        failure: Exception | None = None
+        rejected: list[Any] = []
+        try:
+            new = self._unseen(alerts)
+            held: Sequence[tuple[str, bytes]] = ()
+            if new:
+                if db.execute("SELECT 1 FROM outbox LIMIT 1").fetchone() is not None:
+                    held = new  # behind alerts a sink has not taken yet
+                else:
+                    try:
+                        rejected = deliver(sinks, new)
+                    except Exception as exc:  # a sink that is down: keep the alerts, commit the evaluation
+                        failure, held = exc, new
+            self._mark_seen(new)
+            db.executemany("INSERT INTO outbox (uid, payload) VALUES (?, ?)", held)
+            if rejected:
+                payloads = dict(new)
+                db.executemany(
+                    "INSERT OR REPLACE INTO dead_letters (uid, sink, reason, payload) VALUES (?, ?, ?, ?)",
+                    [(r.uid, r.sink, r.reason, payloads[r.uid]) for r in rejected],
+                )
+            self._store_windows(windows, max_groups)
+            db.executemany("INSERT OR REPLACE INTO files (location, version, alerts) VALUES (?, ?, ?)", files)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        log_rejected(rejected)
+        if failure is not None:
+            raise failure
+        if held:
+            self.drain(sinks)  # the older alerts first, then these
+        return {uid for uid, _ in new}
+
+    def _store_windows(self, windows: Sequence[tuple[str, str, int, bytes]], max_groups: int) -> None:
+        if windows:
+            self._db.executemany(
+                "INSERT OR REPLACE INTO windows (rule, grp, last_time, state) VALUES (?, ?, ?, ?)", windows
+            )
+            for rule in {row[0] for row in windows}:
+                self._evict_windows(rule, max_groups)
 
     def _evict_windows(self, rule: str, max_groups: int) -> None:
         db = self._db

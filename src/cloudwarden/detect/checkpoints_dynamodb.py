@@ -133,6 +133,8 @@ class DynamoCheckpoints:
     ``expires``), through ``client`` (a DynamoDB client that may write: the lane's own table). Any number of
     writers may share the table; each call is one or a few requests, nothing is cached between calls."""
 
+    group_records = 0  # the slow lane settles one file at a time here (see settle)
+
     def __init__(self, client: Any, table: str) -> None:
         if not table:
             raise ValueError("a DynamoDB checkpoint store needs a table name")
@@ -191,6 +193,27 @@ class DynamoCheckpoints:
         """Keep the alerts not raised before (into the outbox), store the correlation ``windows`` rows and, with
         ``location``, mark that file done (its mark written last). Returns how many alerts were new.
         ``max_groups`` is accepted for the SQLite store's signature; here windows expire by age (module doc)."""
+        return len(self._record(alerts, location, version, windows))
+
+    def settle(
+        self,
+        alerts: Sequence[dict[str, Any]],
+        files: Sequence[tuple[str, str, int]],
+        windows: Sequence[tuple[str, str, int, bytes]],
+        sinks: Sequence[Any],
+        max_groups: int = 10_000,
+    ) -> set[str]:
+        """:meth:`record` then :meth:`drain`, for one file (``files`` holds one (location, version, alerts)): its
+        done-mark must be the last write of its transactions. Returns the uids of the new alerts."""
+        if len(files) != 1:
+            raise ValueError(f"the DynamoDB store settles one file at a time, not {len(files)}")
+        location, version, _ = files[0]
+        new = self._record(alerts, location, version, windows)
+        self.drain(sinks)
+        return new
+
+    def _record(self, alerts: Sequence[dict[str, Any]], location: str | None, version: str,
+                windows: Sequence[tuple[str, str, int, bytes]]) -> set[str]:
         now = int(time.time())
         pairs: list[tuple[str, list[dict[str, Any]]]] = []
         queued: set[str] = set()
@@ -227,23 +250,23 @@ class DynamoCheckpoints:
             done = [{"Put": {"TableName": self.table, "Item": {
                 **file_key(location), "location": {"S": location[:4096]}, "version": {"S": version},
                 "alerts": {"N": str(len(alerts))}}}}]
-        new = 0
+        new: set[str] = set()
         for chunk in _chunks(pairs, rows, done):
-            new += self._write(chunk)
+            new.update(self._write(chunk))
         self._window_revs.clear()  # read again with the next file's windows: memory stays one file's worth
         return new
 
-    def _write(self, chunk: list[tuple[str | None, list[dict[str, Any]]]]) -> int:
+    def _write(self, chunk: list[tuple[str | None, list[dict[str, Any]]]]) -> list[str]:
         """One transaction of ``chunk`` (alert pairs, with their uid, and single rows, uid None); alerts seen
-        already are dropped and the rest tried again. Returns how many alerts it wrote."""
+        already are dropped and the rest tried again. Returns the uids of the alerts it wrote."""
         attempt = 0
         while True:
             items = [item for _, group in chunk for item in group]
             if not items:
-                return 0
+                return []
             try:
                 self.client.transact_write_items(TransactItems=items)
-                return sum(uid is not None for uid, _ in chunk)
+                return [uid for uid, _ in chunk if uid is not None]
             except ClientError as exc:
                 error = exc.response.get("Error", {})
                 if error.get("Code") != "TransactionCanceledException":

@@ -24,7 +24,7 @@ from __future__ import annotations
 import gc
 import logging
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -104,63 +104,109 @@ class SlowLane:
     checkpoints: CheckpointStore
     sinks: Sequence[Sink]
     outcomes: list[FileOutcome] = field(default_factory=list)
+    # Records settled together (None: the store's ``group_records``); a store that settles files one at a time
+    # (``group_records`` 0) always does.
+    group_records: int | None = None
     correlator: Correlator | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.correlator = self.detector.correlator()
 
     def process(self, source: TrailSource, log_object: LogObject) -> FileOutcome:
-        """Evaluate one log file unless it was already; record, then deliver its alerts."""
+        """Evaluate one log file unless it was already; record and deliver its alerts."""
+        return self._run(source, [log_object])[0]
+
+    def process_all(self, source: TrailSource) -> list[FileOutcome]:
+        """Evaluate every file of ``source`` not evaluated yet, in order, settling them in groups of about
+        ``checkpoints.group_records`` records (a kill loses at most the group in hand, evaluated again)."""
+        self.checkpoints.drain(self.sinks)  # what a previous run recorded but could not deliver
+        return self._run(source, source.list())
+
+    def _run(self, source: TrailSource, log_objects: Iterable[LogObject]) -> list[FileOutcome]:
         # A file's records and alerts hold no cycles (reference counting frees them), but they are hundreds of
         # thousands of containers: each cycle collection would walk them all, a quarter of the lane's time.
         collecting = gc.isenabled()
         gc.disable()
         try:
-            return self._process(source, log_object)
+            outcomes: list[FileOutcome] = []
+            group: list[tuple[FileOutcome, LogObject, list[Any]]] = []
+            in_group = 0
+            limit = self.checkpoints.group_records and (self.group_records or self.checkpoints.group_records)
+            for log_object in log_objects:
+                outcome = FileOutcome(log_object.location)
+                outcomes.append(outcome)
+                self.outcomes.append(outcome)
+                if self.checkpoints.file_done(log_object.location, log_object.version):
+                    outcome.skipped = True
+                    continue
+                parsed = source.read(log_object)
+                if parsed.error is not None:
+                    outcome.error = parsed.error  # not checkpointed: a later run tries again
+                    continue
+                outcome.events = len(parsed.records)
+                group.append((outcome, log_object, parsed.records))
+                in_group += len(parsed.records)
+                if in_group >= limit:
+                    self._settle(group)
+                    group, in_group = [], 0
+            if group:
+                self._settle(group)
+            return outcomes
         finally:
             if collecting:
                 gc.enable()
 
-    def _process(self, source: TrailSource, log_object: LogObject) -> FileOutcome:
-        outcome = FileOutcome(log_object.location)
-        if self.checkpoints.file_done(log_object.location, log_object.version):
-            outcome.skipped = True
-        else:
-            parsed = source.read(log_object)
-            if parsed.error is not None:
-                outcome.error = parsed.error  # not checkpointed: a later run tries again
-            else:
-                outcome.events = len(parsed.records)
-                alerts = [alert for record in parsed.records for alert in self.detector.alerts(record, "slow")]
-                for attempt in range(1, MAX_WINDOW_CONFLICTS + 1):
-                    try:
-                        outcome.alerts += self._record(parsed.records, alerts, log_object)
-                        break
-                    except WindowConflict:
-                        # Another invocation moved one of this file's windows (a shared table): correlate again
-                        # from what it stored. Alerts written before the conflict are seen, not raised twice.
-                        if attempt == MAX_WINDOW_CONFLICTS:
-                            raise
-                        log.info("%s: a correlation window changed meanwhile; correlating again", log_object.location)
-        self.checkpoints.drain(self.sinks)
-        self.outcomes.append(outcome)
-        return outcome
+    def _settle(self, group: list[tuple[FileOutcome, LogObject, list[Any]]]) -> None:
+        """Evaluate the group's records (in file order), correlate them over the stored windows, then settle
+        their alerts, windows and done-marks in one call; each file's outcome counts its new alerts."""
+        alerts: list[dict[str, Any]] = []
+        owners: list[FileOutcome] = []
+        files: list[tuple[str, str, int]] = []
+        evaluate = self.detector.alerts
+        for outcome, log_object, records in group:
+            before = len(alerts)
+            for record in records:
+                raised = evaluate(record, "slow")
+                if raised:
+                    alerts.extend(raised)
+                    owners.extend([outcome] * len(raised))
+            files.append((log_object.location, log_object.version, len(alerts) - before))
+        for attempt in range(1, MAX_WINDOW_CONFLICTS + 1):
+            try:
+                correlated, windows = self._correlate(group)
+                new = self.checkpoints.settle(alerts + correlated, files, windows, self.sinks, MAX_GROUPS_PER_RULE)
+                break
+            except WindowConflict:
+                # Another invocation moved one of these files' windows (a shared table): correlate again from
+                # what it stored. Alerts written before the conflict are seen, not raised twice.
+                if attempt == MAX_WINDOW_CONFLICTS:
+                    raise
+                log.info("%s: a correlation window changed meanwhile; correlating again", group[-1][1].location)
+        for alert, outcome in zip(alerts, owners, strict=True):
+            if alert["finding_info"]["uid"] in new:
+                new.discard(alert["finding_info"]["uid"])
+                outcome.alerts += 1
+        if new:  # correlation alerts: counted on the (first) file of the event that completed them
+            by_event: dict[Any, FileOutcome] = {}
+            for outcome, _, records in group:
+                for record in records:
+                    if type(record) is dict:
+                        by_event.setdefault(record.get("eventID"), outcome)
+            for alert in correlated:
+                if alert["finding_info"]["uid"] in new:
+                    completing = alert["evidences"][0]["data"].get("eventID")
+                    by_event.get(completing, group[-1][0]).alerts += 1
 
-    def _record(self, records: list[Any], alerts: list[dict[str, Any]], log_object: LogObject) -> int:
-        """Correlate ``records`` over the stored windows, then record the file's alerts, windows and done-mark."""
-        windows = []
-        if self.correlator is not None:
-            run = self.correlator.run(records, self.checkpoints, "slow")
-            alerts = alerts + run.alerts
-            windows = run.changes
-            if run.untimed:
-                log.warning("%s: %d records a correlation counts have no readable eventTime; not correlated",
-                            log_object.location, run.untimed)
-        return self.checkpoints.record(alerts, log_object.location, log_object.version, windows, MAX_GROUPS_PER_RULE)
-
-    def process_all(self, source: TrailSource) -> list[FileOutcome]:
-        self.checkpoints.drain(self.sinks)  # what a previous run recorded but could not deliver
-        return [self.process(source, log_object) for log_object in source.list()]
+    def _correlate(self, group: list[tuple[FileOutcome, LogObject, list[Any]]]
+                   ) -> tuple[list[dict[str, Any]], list[tuple[str, str, int, bytes]]]:
+        """The correlation alerts the group's records raise and the window rows to store with them."""
+        if self.correlator is None:
+            return [], []
+        run = self.correlator.run((r for _, _, records in group for r in records), self.checkpoints, "slow")
+        if run.untimed:
+            log.warning("%s: %d records a correlation counts have no readable eventTime; not correlated",
+                        ", ".join(log_object.location for _, log_object, _ in group)[:2000], run.untimed)
+        return run.alerts, run.changes
 
 
 def handle_notification(event: Any, lane: SlowLane, s3_client: Any) -> dict[str, Any]:
