@@ -323,6 +323,7 @@ class Correlator:
         self.correlations = list(correlations)
         base = {rule.id: rule for correlation in self.correlations for rule in correlation.rules}
         self._index = RuleIndex(base.values())
+        self._order = {rule.id: position for position, rule in enumerate(self._index.rules)}
         self._uses: dict[str, list[tuple[CorrelationRule, int]]] = {}
         for correlation in self.correlations:
             for position, rule in enumerate(correlation.rules):
@@ -335,10 +336,20 @@ class Correlator:
     def run(self, records: Iterable[Any], store: WindowStore, lane: str) -> WindowRun:
         """Add ``records`` to their windows (read from ``store``, in eventTime order) and raise the alerts whose
         conditions they complete. Nothing is written: the caller stores ``changes`` (with the alerts, at once)."""
+        return self.run_matched(((record, self._index.matches(record)) for record in records), store, lane)
+
+    def run_matched(self, matched: Iterable[tuple[Any, Sequence[DetectionRule]]], store: WindowStore,
+                    lane: str) -> WindowRun:
+        """:meth:`run` over (record, the rules it matches) pairs a caller matched already (e.g. against all
+        rules: those no correlation counts are passed over)."""
         result = WindowRun()
         arrivals: list[tuple[int, str, CorrelationRule, int, str, str | None, dict[str, Any]]] = []
-        for record in records:
-            for rule in self._index.matches(record):
+        uses, order = self._uses, self._order
+        for record, rules in matched:
+            mine = [rule for rule in rules if rule.id in uses]
+            if len(mine) > 1:  # in this index's order, as run() meets them: ties in time keep their order
+                mine.sort(key=lambda rule: order[rule.id])
+            for rule in mine:
                 when = event_time_ms(record)
                 if when is None:
                     result.untimed += 1

@@ -153,7 +153,8 @@ class FileSink:
         with self.path.open("ab") as handle:
             if handle.tell() and not _ends_with_newline(self.path):
                 handle.write(b"\n")  # after a torn write, start the next alert on a line of its own
-            handle.write(b"".join(data + b"\n" for data in fresh.values()))
+            handle.write(b"\n".join(fresh.values()))  # one copy of the alerts, not one per alert and one more
+            handle.write(b"\n")
             handle.flush()
             os.fsync(handle.fileno())
         self._written.update(fresh)

@@ -32,9 +32,11 @@ from urllib.parse import unquote_plus
 
 import orjson
 
+from cloudwarden.detect.alerts import to_detection_finding
 from cloudwarden.detect.checkpoints import CheckpointStore, WindowConflict, open_checkpoints
 from cloudwarden.detect.correlation import MAX_GROUPS_PER_RULE, Correlator
 from cloudwarden.detect.engine import Detector
+from cloudwarden.detect.sigma_rules import DetectionRule
 from cloudwarden.detect.sinks import Sink, sinks_from_env
 from cloudwarden.trail.sources import LogObject, S3Source, TrailSource, is_log_name
 
@@ -162,18 +164,22 @@ class SlowLane:
         alerts: list[dict[str, Any]] = []
         owners: list[FileOutcome] = []
         files: list[tuple[str, str, int]] = []
-        evaluate = self.detector.alerts
+        matched: list[tuple[Any, list[DetectionRule]]] = []  # matched once, for the alerts and the correlations
+        matches = self.detector.index.matches
         for outcome, log_object, records in group:
             before = len(alerts)
             for record in records:
-                raised = evaluate(record, "slow")
-                if raised:
-                    alerts.extend(raised)
-                    owners.extend([outcome] * len(raised))
+                rules = matches(record)
+                if rules:
+                    matched.append((record, rules))
+                    for rule in rules:
+                        if rule.generates:
+                            alerts.append(to_detection_finding(rule, record, "slow"))
+                            owners.append(outcome)
             files.append((log_object.location, log_object.version, len(alerts) - before))
         for attempt in range(1, MAX_WINDOW_CONFLICTS + 1):
             try:
-                correlated, windows = self._correlate(group)
+                correlated, windows = self._correlate(group, matched)
                 new = self.checkpoints.settle(alerts + correlated, files, windows, self.sinks, MAX_GROUPS_PER_RULE)
                 break
             except WindowConflict:
@@ -197,12 +203,13 @@ class SlowLane:
                     completing = alert["evidences"][0]["data"].get("eventID")
                     by_event.get(completing, group[-1][0]).alerts += 1
 
-    def _correlate(self, group: list[tuple[FileOutcome, LogObject, list[Any]]]
+    def _correlate(self, group: list[tuple[FileOutcome, LogObject, list[Any]]],
+                   matched: list[tuple[Any, list[DetectionRule]]]
                    ) -> tuple[list[dict[str, Any]], list[tuple[str, str, int, bytes]]]:
-        """The correlation alerts the group's records raise and the window rows to store with them."""
+        """The correlation alerts the group's matched records raise and the window rows to store with them."""
         if self.correlator is None:
             return [], []
-        run = self.correlator.run((r for _, _, records in group for r in records), self.checkpoints, "slow")
+        run = self.correlator.run_matched(matched, self.checkpoints, "slow")
         if run.untimed:
             log.warning("%s: %d records a correlation counts have no readable eventTime; not correlated",
                         ", ".join(log_object.location for _, log_object, _ in group)[:2000], run.untimed)
