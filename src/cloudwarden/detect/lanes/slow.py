@@ -2,10 +2,11 @@
 
 ``handler(event, context)`` is the Lambda entry point for S3 ObjectCreated notifications, delivered directly,
 through SQS, or through SNS (and SNS through SQS). :class:`SlowLane` does the work for the handler and for
-``cloudwarden watch``: skip files already evaluated, evaluate the rest, record alerts and the file's checkpoint
-in one transaction, then deliver (see :mod:`cloudwarden.detect.checkpoints` for why that is exactly once).
-Correlation rules are evaluated here too: their windows (on eventTime, across files) are kept in the checkpoints
-file and written in the file's transaction, so they survive restarts. One slow lane writes an SQLite checkpoints
+``cloudwarden watch``: skip files already evaluated, evaluate the rest, and settle their alerts (delivered, then
+marked raised with the files' checkpoints; see :mod:`cloudwarden.detect.checkpoints` for why that is exactly
+once), several files at a time when the store allows it. Correlation rules are evaluated here too: their windows
+(on eventTime, across files) are kept in the checkpoints file and written with the files' checkpoints, so they
+survive restarts. One slow lane writes an SQLite checkpoints
 file at a time; on the DynamoDB table any number of invocations may run at once (a window another one moved
 meanwhile makes the file correlate again, :class:`~cloudwarden.detect.checkpoints.WindowConflict`).
 
