@@ -51,11 +51,14 @@ COLUMNS = (
     "resources",
     "user_identity",
 )
+# The columns that hold JSON text.
+JSON_COLUMNS = ("request_parameters", "response_elements", "additional_event_data", "resources", "user_identity")
 
 # CloudTrail writes eventTime as 2024-07-30T21:31:21Z (sometimes with fractions of a second).
-_EVENT_TIME = re.compile(
-    r"(19|2\d)\d\d-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,9})?Z"
+EVENT_TIME_PATTERN = (
+    r"(?:19|2\d)\d\d-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d{1,9})?Z"
 )
+_EVENT_TIME = re.compile(EVENT_TIME_PATTERN)
 _DAYS_IN_MONTH = (0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 _match_time = _EVENT_TIME.fullmatch
 _dumps = orjson.dumps
@@ -94,7 +97,7 @@ def _text(value: str) -> str:
     return value if len(value) <= MAX_TEXT_FIELD else value[:MAX_TEXT_FIELD] + "…[truncated]"
 
 
-def _real_day(event_time: str) -> bool:
+def real_day(event_time: str) -> bool:
     """Whether the day of a time that matched _EVENT_TIME exists (no 30 February, 29 February in leap years)."""
     year, month, day = int(event_time[:4]), int(event_time[5:7]), int(event_time[8:10])
     if day > _DAYS_IN_MONTH[month]:
@@ -112,7 +115,7 @@ def _why_bad(record: Any) -> str:
             return f"{key} is missing"
         if type(value) is not str:
             return f"{key} is {type(value).__name__}, not a string"
-    if not _match_time(record["eventTime"]) or not _real_day(record["eventTime"]):
+    if not _match_time(record["eventTime"]) or not real_day(record["eventTime"]):
         return f"eventTime {record['eventTime'][:40]!r} is not an ISO 8601 UTC time"
     if not record["eventID"] or len(record["eventID"]) > MAX_EVENT_ID:
         return f"eventID is empty or longer than {MAX_EVENT_ID} characters"
@@ -151,6 +154,14 @@ def _principal(identity_json: bytes | None, identity: Any) -> Principal:
     return who
 
 
+def cached_principal(identity_json: bytes | None) -> Principal | None:
+    """:func:`_principal` of a typed record's userIdentity text, or None when :func:`extract_typed` would not
+    take that text as it is (not an object, or longer than MAX_JSON_FIELD)."""
+    who = _principals.get(identity_json)
+    if who is None and identity_json is not None and (identity_json[:1] != b"{" or len(identity_json) > MAX_JSON_FIELD):
+        return None
+    return who or _principal(identity_json, _UNPARSED)
+
 
 def _as_dict(record: TrailRecord) -> dict[str, Any]:
     """A typed record as the dict it was decoded from, for the reasons of a bad record (a rare path)."""
@@ -160,7 +171,6 @@ def _as_dict(record: TrailRecord) -> dict[str, Any]:
         for key, value in fields.items()
         if value is not None and value != _NULL_RAW
     }
-
 
 
 def extract_typed(record: TrailRecord) -> tuple[Any, ...] | str:
@@ -174,7 +184,7 @@ def extract_typed(record: TrailRecord) -> tuple[Any, ...] | str:
         or record.eventSource is None
         or record.eventName is None
         or not _match_time(event_time)
-        or (event_time[8:10] > "28" and not _real_day(event_time))
+        or (event_time[8:10] > "28" and not real_day(event_time))
     ):
         return _why_bad(_as_dict(record))
     identity_json = bytes(record.userIdentity)
@@ -246,7 +256,7 @@ def extract_row(record: Any) -> tuple[Any, ...] | str:
         or type(event_source) is not str
         or type(event_name) is not str
         or not _match_time(event_time)
-        or (event_time[8:10] > "28" and not _real_day(event_time))
+        or (event_time[8:10] > "28" and not real_day(event_time))
         or (identity is not None and type(identity) is not dict)
         or (region is not None and type(region) is not str)
         or (account is not None and type(account) is not str)

@@ -13,10 +13,12 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
-from cloudwarden.trail.extract import extract_row, extract_typed
-from cloudwarden.trail.reader import DEFAULT_MAX_BYTES, TrailRecord
+import pyarrow as pa
+
+from cloudwarden.trail.columnar import FileRows, file_rows
+from cloudwarden.trail.reader import DEFAULT_MAX_BYTES
 from cloudwarden.trail.sources import LogObject, TrailSource
 from cloudwarden.trail.store import ManifestEntry, TrailStore
 
@@ -71,32 +73,20 @@ class IngestSummary:
 @dataclass
 class ParsedLog:
     log: LogObject
-    rows: list[tuple[Any, ...]]
+    rows: FileRows
     error: str | None
-    bad_count: int
-    reasons: tuple[str, ...]
 
 
 def parse_one(source: TrailSource, log: LogObject, max_bytes: int) -> ParsedLog:
     """Read one file and turn its records into rows (runs in a worker thread)."""
     parsed = source.read(log, max_bytes, typed=True)
     if parsed.error is not None:
-        return ParsedLog(log, [], parsed.error, 0, ())
-    rows = []
-    append = rows.append
-    bad = len(parsed.rejected)
-    reasons: list[str] = parsed.rejected[:MAX_REASONS_PER_FILE]
-    records = parsed.records
-    extract = extract_typed if records and type(records[0]) is TrailRecord else extract_row
-    for index, record in enumerate(records):
-        row = extract(record)
-        if type(row) is tuple:
-            append(row)
-        else:
-            bad += 1
-            if len(reasons) < MAX_REASONS_PER_FILE:
-                reasons.append(f"record {index}: {row}")
-    return ParsedLog(log, rows, None, bad, tuple(reasons))
+        return ParsedLog(log, FileRows(None, []), parsed.error)
+    reasons = parsed.rejected[:MAX_REASONS_PER_FILE]
+    rows = file_rows(parsed.records, log.location, MAX_REASONS_PER_FILE - len(reasons))
+    rows.bad += len(parsed.rejected)
+    rows.reasons[:0] = reasons
+    return ParsedLog(log, rows, None)
 
 
 def _parsed_in_order(source: TrailSource, logs: list[LogObject], max_bytes: int, workers: int) -> Iterator[ParsedLog]:
@@ -172,8 +162,8 @@ def _ingest(
     if progress is not None:
         progress.planned(len(logs), sum(log.size for log in logs))
 
-    rows: list[tuple[Any, ...]] = []
-    sources: list[str] = []
+    batches: list[pa.RecordBatch] = []
+    batched = 0
     manifest: list[ManifestEntry] = []
     seen: set[str] = set()
 
@@ -182,11 +172,11 @@ def _ingest(
     writing: Future[int] | None = None
 
     def flush(final: bool = False) -> None:
-        nonlocal rows, sources, manifest, writing
+        nonlocal batches, batched, manifest, writing
         if writing is not None:
             summary.events_added += writing.result()
-        writing = writer.submit(store.add_batch, rows, sources, manifest)
-        rows, sources, manifest = [], [], []
+        writing = writer.submit(store.add_batch, batches, manifest)
+        batches, batched, manifest = [], 0, []
         seen.clear()
         if final:
             summary.events_added += writing.result()
@@ -201,23 +191,22 @@ def _ingest(
                 if not parsed.error.startswith(TRANSIENT_ERROR_PREFIX):
                     manifest.append(ManifestEntry(log.location, log.size, log.version, 0, 0, parsed.error))
             else:
-                if parsed.bad_count:
-                    summary.bad_records.append(BadRecords(log.location, parsed.bad_count, parsed.reasons))
-                file_rows = parsed.rows
-                summary.events_read += len(file_rows)
-                before = len(seen)
-                seen.update([row[0] for row in file_rows])
-                if len(seen) - before == len(file_rows):
-                    rows.extend(file_rows)
-                else:  # the same event twice within this batch: keep the first
-                    kept = _first_of_each(file_rows, rows)
-                    rows.extend(kept)
-                    file_rows = kept
-                sources.extend([log.location] * len(file_rows))
-                manifest.append(ManifestEntry(log.location, log.size, log.version, len(parsed.rows), parsed.bad_count))
+                rows = parsed.rows
+                if rows.bad:
+                    summary.bad_records.append(BadRecords(log.location, rows.bad, tuple(rows.reasons)))
+                summary.events_read += len(rows)
+                if rows.batch is not None:
+                    before = len(seen)
+                    seen.update(rows.event_ids)
+                    batch = rows.batch
+                    if len(seen) - before != len(rows):  # the same event twice within this batch: keep the first
+                        batch = batch.filter(_first_of_each(rows.event_ids, batches))
+                    batches.append(batch)
+                    batched += len(batch)
+                manifest.append(ManifestEntry(log.location, log.size, log.version, len(rows), rows.bad))
             if progress is not None:
                 progress.file_done(len(parsed.rows), log.size)
-            if len(rows) >= batch_rows:
+            if batched >= batch_rows:
                 flush()
         flush(final=True)
     finally:
@@ -226,12 +215,13 @@ def _ingest(
     return summary
 
 
-def _first_of_each(file_rows: list[tuple[Any, ...]], batch: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-    """The rows of ``file_rows`` whose event id is neither in ``batch`` nor earlier in ``file_rows``."""
-    taken = {row[0] for row in batch}
-    kept = []
-    for row in file_rows:
-        if row[0] not in taken:
-            taken.add(row[0])
-            kept.append(row)
-    return kept
+def _first_of_each(event_ids: list[str], batches: list[pa.RecordBatch]) -> pa.Array:
+    """The mask of ``event_ids`` whose event id is neither in ``batches`` nor earlier in ``event_ids``."""
+    taken: set[str] = set()
+    for batch in batches:
+        taken.update(batch.column(0).to_pylist())
+    keep = []
+    for event_id in event_ids:
+        keep.append(event_id not in taken)
+        taken.add(event_id)
+    return pa.array(keep, pa.bool_())

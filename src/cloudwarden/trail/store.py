@@ -13,17 +13,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import pyarrow as pa
 
-from cloudwarden.trail.extract import COLUMNS
+from cloudwarden.trail.columnar import ARROW_SCHEMA, EVENT_COLUMNS
 
 STORE_FILE = "trail.duckdb"
 
 _TYPES = {"event_time": "TIMESTAMP", "read_only": "BOOLEAN"}
-EVENT_COLUMNS = (*COLUMNS, "source_file")
 _EVENTS_DDL = (
     "CREATE TABLE IF NOT EXISTS events (\n"
     + ",\n".join(
@@ -41,7 +39,6 @@ _MANIFEST_DDL = """CREATE TABLE IF NOT EXISTS ingested_files (
   error VARCHAR,
   ingested_at TIMESTAMP
 )"""
-_ARROW_SCHEMA = pa.schema([(name, pa.bool_() if name == "read_only" else pa.string()) for name in EVENT_COLUMNS])
 # The batch's columns as stored: event_time cast from CloudTrail's ISO text (validated by the extractor).
 _SELECT_BATCH = ", ".join(
     "CAST(b.event_time AS TIMESTAMP)" if name == "event_time" else f"b.{name}" for name in EVENT_COLUMNS
@@ -83,7 +80,10 @@ class TrailStore:
         if read_only:
             if not path.exists():
                 raise StoreError(f"no trail store at {path}: run `cloudwarden trail ingest SOURCE` first")
-            config = {"enable_external_access": False, "autoinstall_known_extensions": False}
+            config: dict[str, str | bool | int] = {
+                "enable_external_access": False,
+                "autoinstall_known_extensions": False,
+            }
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
             config = {"autoinstall_known_extensions": False}
@@ -111,22 +111,15 @@ class TrailStore:
         rows = self.connection.execute("SELECT location, size, version, error FROM ingested_files").fetchall()
         return {location: (size, version, error) for location, size, version, error in rows}
 
-    def add_batch(
-        self, rows: Sequence[tuple[Any, ...]], source_files: Sequence[str], files: Iterable[ManifestEntry]
-    ) -> int:
-        """Insert ``rows`` (COLUMNS order, distinct event ids; ``source_files`` beside them) whose event ids are
-        not stored yet, and record ``files`` in the manifest, in one transaction. Returns the rows added."""
+    def add_batch(self, batches: Sequence[pa.RecordBatch], files: Iterable[ManifestEntry]) -> int:
+        """Insert the rows of ``batches`` (ARROW_SCHEMA, distinct event ids) whose event ids are not stored yet,
+        and record ``files`` in the manifest, in one transaction. Returns the rows added."""
         con = self.connection
         con.execute("BEGIN TRANSACTION")
         try:
             added = 0
-            if rows:
-                columns: list[Sequence[Any]] = list(zip(*rows, strict=True))
-                columns.append(source_files)
-                table = pa.Table.from_arrays(
-                    [pa.array(column, type=field.type) for column, field in zip(columns, _ARROW_SCHEMA, strict=True)],
-                    schema=_ARROW_SCHEMA,
-                )
+            if batches:
+                table = pa.Table.from_batches(batches, schema=ARROW_SCHEMA)
                 con.register("trail_batch", table)
                 try:
                     low, high = con.execute(
