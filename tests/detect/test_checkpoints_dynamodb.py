@@ -160,6 +160,21 @@ def test_an_alert_a_sink_refuses_does_not_hold_back_the_others(new_store: Callab
     assert new_store().pending() == [] and new_store().drain([Picky()]) == 0
 
 
+def test_dead_letters_requeued_reach_a_sink_that_takes_them_now(new_store: Callable[[], Any]) -> None:
+    store = new_store()
+    store.record([_alert("r:e1"), _poisoned("r:e2"), _alert("r:e3"), _poisoned("r:e4")])
+    first, second = Picky(), Picky()
+    first.name, second.name = "picky-a", "picky-b"
+    store.drain([first, second])  # two sinks refuse each poisoned alert: two dead letters per alert
+    assert len(new_store().dead_letters()) == 4
+    assert new_store().requeue_dead_letters() == 2  # once per alert
+    assert new_store().dead_letters() == [] and sorted(uid for uid, _ in new_store().pending()) == ["r:e2", "r:e4"]
+    collected = Collected()
+    assert new_store().drain([collected]) == 2
+    assert collected.uids() == ["r:e2", "r:e4"] and collected.alerts[0]["message"] == "poison"  # the whole alert
+    assert new_store().pending() == [] and new_store().requeue_dead_letters() == 0
+
+
 def test_a_sink_that_takes_nothing_is_down_and_keeps_every_alert(new_store: Callable[[], Any]) -> None:
     store = new_store()
     store.record([_alert(f"r:e{n}") for n in range(20)])

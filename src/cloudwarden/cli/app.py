@@ -68,6 +68,7 @@ app.add_typer(deploy_app, name="deploy")
 app.command("demo")(demo_command.demo)
 app.command("detect")(detect_command.detect)
 app.command("watch")(detect_command.watch)
+app.command("dead-letters")(detect_command.dead_letters)
 
 DEFAULT_OUTPUT_DIR = Path("cloudwarden-report")
 

@@ -328,3 +328,98 @@ def watch(
             if once:
                 return
             time.sleep(interval)
+
+
+def dead_letters(
+    checkpoints: Annotated[
+        str | None,
+        typer.Option(
+            "--checkpoints",
+            metavar="FILE|dynamodb:TABLE",
+            help="The checkpoint store: the SQLite file `watch` uses (default: "
+            "$XDG_DATA_HOME/cloudwarden/detect-checkpoints.sqlite), or dynamodb:TABLE, the deployed lanes' table.",
+        ),
+    ] = None,
+    redeliver: Annotated[
+        bool,
+        typer.Option(
+            "--redeliver",
+            help="Send every dead letter again to each --sink (to every sink: the idempotent ones skip what they "
+            "hold); those refused again stay dead letters.",
+        ),
+    ] = False,
+    sinks: Annotated[
+        list[str] | None,
+        typer.Option("--sink", metavar="SPEC", help="Where --redeliver sends (repeatable; specs as for `watch`)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per dead letter.")] = False,
+    profile: Profile = None,
+    endpoint_url: EndpointUrl = None,
+) -> None:
+    """List the alerts a sink refused while it took others (kept as dead letters with the reason), or send them
+    again with --redeliver. Read-only unless --redeliver."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from cloudwarden.aws.session import AwsContext
+    from cloudwarden.detect.checkpoints import DYNAMODB_PREFIX, Checkpoints, CheckpointStore
+    from cloudwarden.detect.sinks import SinkError, parse_sinks
+    from cloudwarden.detect.sinks_aws import WriterContext
+
+    if redeliver and not sinks:
+        raise typer.BadParameter("--redeliver needs at least one --sink", param_hint="--sink")
+    if sinks and not redeliver:
+        raise typer.BadParameter("--sink is for --redeliver", param_hint="--sink")
+    outputs = []
+    if redeliver:
+        writer = WriterContext(lambda: AwsContext.create(profile=profile, endpoint_url=endpoint_url, read_only=False))
+        try:
+            outputs = parse_sinks(sinks or [], writer)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--sink") from exc
+    spec = checkpoints or str(default_checkpoints_path())
+    store: CheckpointStore
+    if spec.startswith(DYNAMODB_PREFIX):
+        from cloudwarden.detect.checkpoints_dynamodb import DynamoCheckpoints
+
+        # Requeueing writes to the table: only then a context that may write.
+        aws = AwsContext.create(profile=profile, endpoint_url=endpoint_url, read_only=not redeliver)
+        store = DynamoCheckpoints(aws.client("dynamodb"), spec[len(DYNAMODB_PREFIX) :])
+    else:
+        if not Path(spec).is_file():
+            raise CommandError(terminal_text(f"no checkpoint store at {spec}", 1000).plain)
+        store = Checkpoints(Path(spec))
+    try:
+        letters = store.dead_letters()
+        if not redeliver:
+            _print_dead_letters(letters, as_json)
+            return
+        queued = store.requeue_dead_letters()
+        try:
+            sent = store.drain(outputs)
+        except (SinkError, ClientError, BotoCoreError, OSError) as exc:
+            pending = store.counts()["outbox"]
+            raise CommandError(terminal_text(f"delivery failed, {pending} alerts kept for the next try: {exc}",
+                                             1000).plain) from exc
+        again = store.dead_letters()
+        err_console.print(terminal_text(f"{queued} dead letters sent again: {sent} delivered, {len(again)} refused "
+                                        "again (still dead letters)", 500), soft_wrap=True)
+        if again:
+            _print_dead_letters(again, as_json)
+    except (ClientError, BotoCoreError) as exc:
+        raise CommandError(terminal_text(f"checkpoint store {spec}: {exc}", 1000).plain) from exc
+    finally:
+        store.close()
+
+
+def _print_dead_letters(letters: list[tuple[str, str, str]], as_json: bool) -> None:
+    if as_json:
+        for uid, sink, reason in letters:
+            typer.echo(orjson.dumps({"uid": uid, "sink": sink, "reason": reason}).decode())
+        return
+    if not letters:
+        err_console.print("no dead letters")
+        return
+    table = Table("alert uid", "sink", "reason")
+    for uid, sink, reason in letters:
+        table.add_row(terminal_text(uid, 300), terminal_text(sink, 200), terminal_text(reason, 500))
+    console.print(table)

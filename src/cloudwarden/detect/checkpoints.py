@@ -89,6 +89,8 @@ class CheckpointStore(Protocol):
 
     def dead_letters(self) -> list[tuple[str, str, str]]: ...
 
+    def requeue_dead_letters(self) -> int: ...
+
     def counts(self) -> dict[str, int]: ...
 
     def close(self) -> None: ...
@@ -321,6 +323,24 @@ class Checkpoints:
     def dead_letters(self) -> list[tuple[str, str, str]]:
         """(uid, sink, reason) of each alert a sink refused while taking others; the alert is kept beside it."""
         return [tuple(row) for row in self._db.execute("SELECT uid, sink, reason FROM dead_letters ORDER BY uid")]
+
+    def requeue_dead_letters(self) -> int:
+        """Put every dead letter back in the outbox (once per alert, whichever sinks refused it) for the next drain
+        to send to every sink; returns how many alerts. One a sink refuses again is a dead letter again."""
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            count = int(db.execute("SELECT count(DISTINCT uid) FROM dead_letters").fetchone()[0])
+            db.execute(
+                "INSERT OR IGNORE INTO outbox (uid, payload) SELECT uid, min(payload) FROM dead_letters GROUP BY uid "
+                "ORDER BY min(rowid)"
+            )
+            db.execute("DELETE FROM dead_letters")
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return count
 
     def counts(self) -> dict[str, int]:
         """How many files are done, alerts were ever raised, and alerts wait for delivery."""

@@ -376,6 +376,32 @@ class DynamoCheckpoints:
                 return sorted(found)
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
+    def requeue_dead_letters(self) -> int:
+        """Put every dead letter back in the outbox (once per alert) for the next drain; returns how many alerts.
+        Each is queued before its dead letter is deleted: killed in between, it is sent again, not lost."""
+        kwargs: dict[str, Any] = {"KeyConditionExpression": "pk = :dead",
+                                  "ExpressionAttributeValues": {":dead": {"S": DEAD_LETTERS}}}
+        queued: set[str] = set()
+        while True:
+            page = self._call("query", **kwargs)
+            items = page.get("Items", [])
+            puts = []
+            for index, item in enumerate(items):
+                uid = item["uid"]["S"]
+                if uid not in queued:
+                    queued.add(uid)
+                    sort = f"{time.time_ns() // 1_000_000:015d}.{index:06d}#{_key_part(uid)}"
+                    puts.append({"PutRequest": {"Item": {"pk": {"S": OUTBOX}, "sk": {"S": sort}, "uid": {"S": uid},
+                                                         "payload": item["payload"]}}})
+            for at in range(0, len(puts), BATCH_WRITE):
+                self._batch_write(puts[at : at + BATCH_WRITE])
+            deletes = [{"DeleteRequest": {"Key": {"pk": item["pk"], "sk": item["sk"]}}} for item in items]
+            for at in range(0, len(deletes), BATCH_WRITE):
+                self._batch_write(deletes[at : at + BATCH_WRITE])
+            if "LastEvaluatedKey" not in page:
+                return len(queued)
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
     # -- correlation windows -----------------------------------------------------------------------------------
 
     def load_windows(self, rule: str, groups: Sequence[str]) -> dict[str, bytes]:
