@@ -137,7 +137,10 @@ def test_bad_files_are_not_read_again_unless_asked(tmp_path: Path) -> None:
         assert len(ingest(store, LocalSource(logs), retry_bad=True).bad_files) == 1
 
 
-def test_batches_smaller_than_a_run_keep_everything(tmp_path: Path) -> None:
+@pytest.mark.parametrize("cpus", [1, 2])
+def test_batches_smaller_than_a_run_keep_everything(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cpus: int) -> None:
+    # on one CPU the batches are written in the reading thread, else in a writer thread beside it
+    monkeypatch.setattr("cloudwarden.trail.ingest.usable_cpus", lambda: cpus)
     logs = tmp_path / "logs"
     for n in range(6):
         write_log(

@@ -20,7 +20,7 @@ import pyarrow as pa
 from cloudwarden.trail.columnar import FileRows, file_rows
 from cloudwarden.trail.reader import DEFAULT_MAX_BYTES
 from cloudwarden.trail.sources import LogObject, TrailSource
-from cloudwarden.trail.store import ManifestEntry, TrailStore
+from cloudwarden.trail.store import ManifestEntry, TrailStore, usable_cpus
 
 BATCH_ROWS = 122_880  # one DuckDB row group: larger appends skip the WAL and write straight to the file
 MAX_REASONS_PER_FILE = 3
@@ -167,8 +167,9 @@ def _ingest(
     manifest: list[ManifestEntry] = []
     seen: set[str] = set()
 
-    # One writer thread: DuckDB inserts batch N (without holding the GIL) while this thread parses batch N+1.
-    writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trail-write")
+    # One writer thread: DuckDB inserts batch N (without holding the GIL) while this thread parses batch N+1. On a
+    # single CPU nothing can overlap, and the switching costs more than it saves: write in this thread.
+    writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trail-write") if usable_cpus() > 1 else _InPlace()
     writing: Future[int] | None = None
 
     def flush(final: bool = False) -> None:
@@ -213,6 +214,21 @@ def _ingest(
         writer.shutdown(wait=True)
     summary.seconds = clock() - started
     return summary
+
+
+class _InPlace:
+    """The part of ThreadPoolExecutor that ``_ingest`` uses, running each call at once in the calling thread."""
+
+    def submit(self, call: Callable[..., int], *args: object) -> Future[int]:
+        done: Future[int] = Future()
+        try:
+            done.set_result(call(*args))
+        except BaseException as exc:
+            done.set_exception(exc)
+        return done
+
+    def shutdown(self, wait: bool = True) -> None:
+        pass
 
 
 def _first_of_each(event_ids: list[str], batches: list[pa.RecordBatch]) -> pa.Array:

@@ -50,6 +50,19 @@ _INSERT_NEW = (
 )
 
 
+# Freed block memory DuckDB keeps for the next batch: a fresh page costs the kernel a fault and a clear, and ingest
+# writes ~330 MB of rows a batch; without it about a fifth of ingest time went to the page faults.
+WRITER_BLOCK_MEMORY = "512MiB"
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on (``taskset``, cgroup cpusets), not all the machine's."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def default_store_path() -> Path:
     """``$XDG_DATA_HOME/cloudwarden/trail.duckdb``, else ``~/.local/share/cloudwarden/trail.duckdb``."""
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
@@ -86,7 +99,9 @@ class TrailStore:
             }
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
-            config = {"autoinstall_known_extensions": False}
+            config = {"autoinstall_known_extensions": False, "block_allocator_memory": WRITER_BLOCK_MEMORY}
+        # DuckDB counts the machine's cores; threads beyond the ones the process may use only take turns on them.
+        config["threads"] = usable_cpus()
         try:
             self.connection = duckdb.connect(str(path), read_only=read_only, config=config)
         except duckdb.Error as exc:
