@@ -126,6 +126,8 @@ def _hunt_trail(
     import duckdb
 
     from cloudwarden.cli.trail import _open_source
+    from cloudwarden.detect.alerts import to_detection_finding
+    from cloudwarden.detect.correlation import Correlator, MemoryWindows
     from cloudwarden.detect.sql_hunt import SQLHunt
     from cloudwarden.trail.engines import DuckDBEngine, QueryError
     from cloudwarden.trail.store import TrailStore
@@ -135,18 +137,37 @@ def _hunt_trail(
     alerts: list[dict[str, Any]] = []
     try:
         hunt = SQLHunt.prepare(query_engine, detector.rules)
+        runnable = {compiled.rule.id for compiled in hunt.rules}
+        correlations = [c for c in detector.correlations if all(rule.id in runnable for rule in c.rules)]
         skipped = [(p.source, p.reason) for p in hunt.problems] + [
-            (c.header.source, f"{c.header.title}: correlation rules run over log files (PATH), not in SQL yet")
+            (c.header.source, f"{c.header.title}: a rule it correlates cannot run in SQL")
             for c in detector.correlations
+            if c not in correlations
         ]
         for where, reason in skipped:
             err_console.print(
                 Text("rule not run ", style="yellow") + terminal_text(f"{where}: {reason}", 1000), soft_wrap=True
             )
-        for alert in hunt.alerts(window):
-            alerts.append(alert)
-            if as_json:
-                typer.echo(orjson.dumps(alert).decode())
+        correlator = Correlator(correlations) if correlations else None
+        windows = MemoryWindows()
+        held: list[tuple[dict[str, Any], list[Any]]] = []  # (record, the counted rules it matches), in time order
+        for rule, record in hunt.matches(window):
+            if rule.generates:
+                alert = to_detection_finding(rule, record, "hunt")
+                alerts.append(alert)
+                if as_json:
+                    typer.echo(orjson.dumps(alert).decode())
+            if correlator is None or not correlator.counts(rule):
+                continue
+            if held and held[-1][0].get("eventID") == record.get("eventID"):  # ordered by time, event id, rule
+                held[-1][1].append(rule)
+                continue
+            if len(held) >= HUNT_CORRELATION_BATCH:
+                _correlate(correlator, windows, held, alerts, as_json, matched=True)
+                held = []
+            held.append((record, [rule]))
+        if correlator is not None:
+            _correlate(correlator, windows, held, alerts, as_json, matched=True)
     except (duckdb.Error, QueryError) as exc:
         raise CommandError(f"hunt failed: {exc}") from exc
     finally:
@@ -161,9 +182,10 @@ def _hunt_trail(
 
 
 def _correlate(correlator: Correlator, windows: MemoryWindows, held: list[Any], alerts: list[dict[str, Any]],
-               as_json: bool) -> None:
-    """Run the correlation rules over ``held`` (in eventTime order), adding their alerts."""
-    run = correlator.run(held, windows, "hunt")
+               as_json: bool, matched: bool = False) -> None:
+    """Run the correlation rules over ``held`` (records, or with ``matched`` (record, rules) pairs), adding their
+    alerts. Batches must come in eventTime order: each is sorted, windows carry over between them."""
+    run = correlator.run_matched(held, windows, "hunt") if matched else correlator.run(held, windows, "hunt")
     windows.apply(run.changes)
     if run.untimed:
         err_console.print(

@@ -329,6 +329,10 @@ class Correlator:
             for position, rule in enumerate(correlation.rules):
                 self._uses.setdefault(rule.id, []).append((correlation, position))
 
+    def counts(self, rule: DetectionRule) -> bool:
+        """Whether some correlation counts the events ``rule`` matches."""
+        return rule.id in self._uses
+
     def relevant(self, record: Any) -> bool:
         """Whether ``record`` matches a rule some correlation counts."""
         return bool(self._index.matches(record))
