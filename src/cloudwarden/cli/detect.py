@@ -20,7 +20,7 @@ from cloudwarden.cli.trail import EngineName, From, ParquetDir, QueryEngine, Sin
 from cloudwarden.report.text import terminal_text
 
 if TYPE_CHECKING:
-    from cloudwarden.detect.correlation import Correlator, MemoryWindows
+    from cloudwarden.detect.correlation import Correlator
 
 EXIT_ALERTS = 1
 # Records a correlation counts are held and correlated in eventTime order (files come region by region, not in
@@ -70,22 +70,14 @@ def detect(
     if missing:
         raise CommandError(f"no such file or folder: {', '.join(missing)}")
     detector = Detector.load(rules or [], bundled=not no_bundled)
-    for problem in detector.problems:
-        err_console.print(
-            Text("rule not loaded ", style="yellow") + terminal_text(f"{problem.source}: {problem.reason}", 1000),
-            soft_wrap=True,
-        )
+    _report_unloaded(detector)
     if not detector.rules:
         raise CommandError("no detection rules loaded")
     if not paths:
         _hunt_trail(detector, store, parquet, engine, window, as_json)
         return
-    alerts: list[dict[str, Any]] = []
     events = 0
-    from cloudwarden.detect.correlation import MemoryWindows
-
-    correlator, held = detector.correlator(), []
-    windows = MemoryWindows()
+    found = _Found(detector.correlator(), as_json)
     for path in paths:
         source = LocalSource(path)
         for log in source.list():
@@ -100,21 +92,12 @@ def detect(
                 if not _in_window(record, window):
                     continue
                 events += 1
-                for alert in detector.alerts(record, lane="hunt"):
-                    alerts.append(alert)
-                    if as_json:
-                        typer.echo(orjson.dumps(alert).decode())
-                if correlator is not None and correlator.relevant(record):
-                    held.append(record)
-                    if len(held) >= HUNT_CORRELATION_BATCH:
-                        _correlate(correlator, windows, held, alerts, as_json)
-                        held = []
-    if correlator is not None:
-        _correlate(correlator, windows, held, alerts, as_json)
+                found.add(record, detector.matches(record))
+    found.correlate()
     if not as_json:
-        _print_table(alerts)
-        console.print(f"{len(alerts)} alerts from {events} events and {len(detector.rules)} rules.")
-    if alerts:
+        _print_table(found.alerts)
+        console.print(f"{len(found.alerts)} alerts from {events} events and {len(detector.rules)} rules.")
+    if found.alerts:
         raise typer.Exit(EXIT_ALERTS)
 
 
@@ -126,15 +109,13 @@ def _hunt_trail(
     import duckdb
 
     from cloudwarden.cli.trail import _open_source
-    from cloudwarden.detect.alerts import to_detection_finding
-    from cloudwarden.detect.correlation import Correlator, MemoryWindows
+    from cloudwarden.detect.correlation import Correlator
     from cloudwarden.detect.sql_hunt import SQLHunt
     from cloudwarden.trail.engines import DuckDBEngine, QueryError
     from cloudwarden.trail.store import TrailStore
 
     source = _open_source(store, engine, parquet)
     query_engine = DuckDBEngine.over_store(source) if isinstance(source, TrailStore) else source
-    alerts: list[dict[str, Any]] = []
     try:
         hunt = SQLHunt.prepare(query_engine, detector.rules)
         runnable = {compiled.rule.id for compiled in hunt.rules}
@@ -148,26 +129,10 @@ def _hunt_trail(
             err_console.print(
                 Text("rule not run ", style="yellow") + terminal_text(f"{where}: {reason}", 1000), soft_wrap=True
             )
-        correlator = Correlator(correlations) if correlations else None
-        windows = MemoryWindows()
-        held: list[tuple[dict[str, Any], list[Any]]] = []  # (record, the counted rules it matches), in time order
-        for rule, record in hunt.matches(window):
-            if rule.generates:
-                alert = to_detection_finding(rule, record, "hunt")
-                alerts.append(alert)
-                if as_json:
-                    typer.echo(orjson.dumps(alert).decode())
-            if correlator is None or not correlator.counts(rule):
-                continue
-            if held and held[-1][0].get("eventID") == record.get("eventID"):  # ordered by time, event id, rule
-                held[-1][1].append(rule)
-                continue
-            if len(held) >= HUNT_CORRELATION_BATCH:
-                _correlate(correlator, windows, held, alerts, as_json, matched=True)
-                held = []
-            held.append((record, [rule]))
-        if correlator is not None:
-            _correlate(correlator, windows, held, alerts, as_json, matched=True)
+        found = _Found(Correlator(correlations) if correlations else None, as_json)
+        for record, rules in hunt.matched_events(window):  # in event-time order, as the correlations need them
+            found.add(record, rules)
+        found.correlate()
     except (duckdb.Error, QueryError) as exc:
         raise CommandError(f"hunt failed: {exc}") from exc
     finally:
@@ -175,28 +140,67 @@ def _hunt_trail(
         if isinstance(source, TrailStore):
             source.close()
     if not as_json:
-        _print_table(alerts)
-        console.print(f"{len(alerts)} alerts from the trail store and {len(hunt.rules)} rules run in SQL.")
-    if alerts:
+        _print_table(found.alerts)
+        console.print(f"{len(found.alerts)} alerts from the trail store and {len(hunt.rules)} rules run in SQL.")
+    if found.alerts:
         raise typer.Exit(EXIT_ALERTS)
 
 
-def _correlate(correlator: Correlator, windows: MemoryWindows, held: list[Any], alerts: list[dict[str, Any]],
-               as_json: bool, matched: bool = False) -> None:
-    """Run the correlation rules over ``held`` (records, or with ``matched`` (record, rules) pairs), adding their
-    alerts. Batches must come in eventTime order: each is sorted, windows carry over between them."""
-    run = correlator.run_matched(held, windows, "hunt") if matched else correlator.run(held, windows, "hunt")
-    windows.apply(run.changes)
-    if run.untimed:
+class _Found:
+    """What a hunt found: the alerts of each matched event (printed as JSON lines at once with ``as_json``) and
+    the correlations over the events their rules count, held and correlated in batches of
+    HUNT_CORRELATION_BATCH (each sorted by eventTime; windows carry over between them)."""
+
+    def __init__(self, correlator: Correlator | None, as_json: bool) -> None:
+        from cloudwarden.detect.correlation import MemoryWindows
+
+        self.correlator = correlator
+        self.as_json = as_json
+        self.alerts: list[dict[str, Any]] = []
+        self.windows = MemoryWindows()
+        self.held: list[tuple[Any, list[Any]]] = []
+
+    def add(self, record: Any, rules: list[Any]) -> None:
+        """``record`` and the rules it matches."""
+        from cloudwarden.detect.alerts import alerts_for
+
+        for alert in alerts_for(rules, record, "hunt"):
+            self._emit(alert)
+        if self.correlator is not None:
+            counted = [rule for rule in rules if self.correlator.counts(rule)]
+            if counted:
+                self.held.append((record, counted))
+                if len(self.held) >= HUNT_CORRELATION_BATCH:
+                    self.correlate()
+
+    def correlate(self) -> None:
+        """Correlate the events held so far, adding the alerts they complete."""
+        if self.correlator is None:
+            return
+        run = self.correlator.run_matched(self.held, self.windows, "hunt")
+        self.held = []
+        self.windows.apply(run.changes)
+        if run.untimed:
+            err_console.print(
+                Text("not correlated ", style="yellow")
+                + terminal_text(f"{run.untimed} records a correlation rule counts have no readable eventTime", 200),
+                soft_wrap=True,
+            )
+        for alert in run.alerts:
+            self._emit(alert)
+
+    def _emit(self, alert: dict[str, Any]) -> None:
+        self.alerts.append(alert)
+        if self.as_json:
+            typer.echo(orjson.dumps(alert).decode())
+
+
+def _report_unloaded(detector: Any) -> None:
+    for problem in detector.problems:
         err_console.print(
-            Text("not correlated ", style="yellow")
-            + terminal_text(f"{run.untimed} records a correlation rule counts have no readable eventTime", 200),
+            Text("rule not loaded ", style="yellow") + terminal_text(f"{problem.source}: {problem.reason}", 1000),
             soft_wrap=True,
         )
-    for alert in run.alerts:
-        alerts.append(alert)
-        if as_json:
-            typer.echo(orjson.dumps(alert).decode())
 
 
 def _in_window(record: Any, window: Any) -> bool:
@@ -311,11 +315,7 @@ def watch(
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--sink") from exc
     detector = Detector.load(rules or [], bundled=not no_bundled)
-    for problem in detector.problems:
-        err_console.print(
-            Text("rule not loaded ", style="yellow") + terminal_text(f"{problem.source}: {problem.reason}", 1000),
-            soft_wrap=True,
-        )
+    _report_unloaded(detector)
     aws = aws_context(profile, None, endpoint_url, None)
     source = S3Source(aws.client("s3"), bucket, prefix)
     with Checkpoints(checkpoints or default_checkpoints_path()) as store:

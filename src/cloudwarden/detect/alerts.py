@@ -7,6 +7,7 @@ from the event as it was (attacker-controlled): renderers escape it, nothing her
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -96,6 +97,11 @@ def _attacks(rule: DetectionRule) -> list[dict[str, Any]]:
 
 
 _PRODUCT = {"name": "cloudwarden", "vendor_name": "cloudwarden", "version": __version__}
+
+
+def alerts_for(rules: Iterable[DetectionRule], event: dict[str, Any], lane: str) -> list[dict[str, Any]]:
+    """The alerts of the rules ``event`` matched: one each, except rules that only feed a correlation."""
+    return [to_detection_finding(rule, event, lane) for rule in rules if rule.generates]
 
 
 def to_detection_finding(rule: DetectionRule, event: dict[str, Any], lane: str) -> dict[str, Any]:

@@ -46,6 +46,7 @@ CREATE TABLE IF NOT EXISTS dead_letters (uid TEXT NOT NULL, sink TEXT NOT NULL, 
 _WINDOW_READ_BATCH = 500  # keys per SELECT, under SQLite's bound on parameters
 _DRAIN_BATCH = 2_000  # alerts per delivery: one sink call and one commit each
 DYNAMODB_PREFIX = "dynamodb:"
+CHECKPOINTS_ENV = "CLOUDWARDEN_CHECKPOINTS"  # the lanes' store: dynamodb:<table> or an SQLite path
 
 log = logging.getLogger("cloudwarden.detect.checkpoints")
 

@@ -333,10 +333,6 @@ class Correlator:
         """Whether some correlation counts the events ``rule`` matches."""
         return rule.id in self._uses
 
-    def relevant(self, record: Any) -> bool:
-        """Whether ``record`` matches a rule some correlation counts."""
-        return bool(self._index.matches(record))
-
     def run(self, records: Iterable[Any], store: WindowStore, lane: str) -> WindowRun:
         """Add ``records`` to their windows (read from ``store``, in eventTime order) and raise the alerts whose
         conditions they complete. Nothing is written: the caller stores ``changes`` (with the alerts, at once)."""

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cloudwarden.detect.alerts import to_detection_finding
+from cloudwarden.detect.alerts import alerts_for
 from cloudwarden.detect.correlation import CorrelationRule, Correlator, compile_correlations
 from cloudwarden.detect.index import RuleIndex
 from cloudwarden.detect.sigma_rules import DetectionRule, PendingCorrelation, RuleProblem, load_rules
@@ -47,7 +47,7 @@ class Detector:
 
     def alerts(self, record: Any, lane: str) -> list[dict[str, Any]]:
         """One OCSF Detection Finding per rule ``record`` matches (except rules that only feed a correlation)."""
-        return [to_detection_finding(rule, record, lane) for rule in self.index.matches(record) if rule.generates]
+        return alerts_for(self.index.matches(record), record, lane)
 
     def correlator(self) -> Correlator | None:
         """The correlation rules' evaluator (window state is the caller's); None when none loaded."""

@@ -23,7 +23,7 @@ from typing import Any
 
 import orjson
 
-from cloudwarden.detect.alerts import to_detection_finding
+from cloudwarden.detect.alerts import alerts_for
 from cloudwarden.detect.sigma_rules import DetectionRule, RuleProblem
 from cloudwarden.detect.sql import SQLRule, compile_rules
 from cloudwarden.detect.sql_fields import BOOLEAN_COLUMNS, JSON_COLUMNS, TEXT_COLUMNS
@@ -110,9 +110,23 @@ class SQLHunt:
                 row = dict(zip(columns, values, strict=True))
                 yield self.rules[row[_RULE_COLUMN]].rule, record_from_row(row)
 
+    def matched_events(self, window: TimeWindow | None = None) -> Iterator[tuple[dict[str, Any], list[DetectionRule]]]:
+        """Each matched event (rebuilt) with every rule it matches, in time order: :meth:`matches` grouped by
+        event (its rows come ordered by time, event id, then rule)."""
+        event: dict[str, Any] | None = None
+        rules: list[DetectionRule] = []
+        for rule, record in self.matches(window):
+            if event is not None and record.get("eventID") == event.get("eventID"):
+                rules.append(rule)
+                continue
+            if event is not None:
+                yield event, rules
+            event, rules = record, [rule]
+        if event is not None:
+            yield event, rules
+
     def alerts(self, window: TimeWindow | None = None) -> Iterator[dict[str, Any]]:
         """One OCSF Detection Finding per match, as the streaming lanes make them (lane ``hunt``); rules that only
         feed a correlation (``generates`` False) match but raise no alert, as in :class:`Detector`."""
         for rule, record in self.matches(window):
-            if rule.generates:
-                yield to_detection_finding(rule, record, "hunt")
+            yield from alerts_for([rule], record, "hunt")

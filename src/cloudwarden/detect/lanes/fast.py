@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from cloudwarden.detect.checkpoints import CheckpointStore, open_checkpoints
+from cloudwarden.detect.checkpoints import CHECKPOINTS_ENV, CheckpointStore, open_checkpoints
 from cloudwarden.detect.engine import Detector
 from cloudwarden.detect.sinks import Sink, StreamSink, sinks_from_env
 
@@ -29,7 +29,6 @@ DETAIL_TYPES = frozenset(
     {"AWS API Call via CloudTrail", "AWS Console Sign In via CloudTrail", "AWS Console Signin via CloudTrail"}
 )
 RULES_ENV = "CLOUDWARDEN_RULES"
-CHECKPOINTS_ENV = "CLOUDWARDEN_CHECKPOINTS"
 
 log = logging.getLogger("cloudwarden.detect.fast")
 _detector: Detector | None = None

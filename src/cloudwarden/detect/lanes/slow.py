@@ -33,16 +33,14 @@ from urllib.parse import unquote_plus
 
 import orjson
 
-from cloudwarden.detect.alerts import to_detection_finding
-from cloudwarden.detect.checkpoints import CheckpointStore, WindowConflict, open_checkpoints
+from cloudwarden.detect.alerts import alerts_for
+from cloudwarden.detect.checkpoints import CHECKPOINTS_ENV, CheckpointStore, WindowConflict, open_checkpoints
 from cloudwarden.detect.correlation import MAX_GROUPS_PER_RULE, Correlator
 from cloudwarden.detect.engine import Detector
 from cloudwarden.detect.sigma_rules import DetectionRule
 from cloudwarden.detect.sinks import Sink, sinks_from_env
 from cloudwarden.trail.sources import LogObject, S3Source, TrailSource, is_log_name
 
-CHECKPOINTS_ENV = "CLOUDWARDEN_CHECKPOINTS"
-SINKS_ENV = "CLOUDWARDEN_SINKS"
 DEFAULT_CHECKPOINTS = Path("/tmp/cloudwarden-checkpoints.sqlite")  # noqa: S108 (Lambda's only writable place)
 MAX_ENVELOPE_DEPTH = 3  # S3 → SNS → SQS is the deepest real nesting
 MAX_WINDOW_CONFLICTS = 5  # correlating one file again because another invocation moved its windows meanwhile
@@ -106,7 +104,6 @@ class SlowLane:
     detector: Detector
     checkpoints: CheckpointStore
     sinks: Sequence[Sink]
-    outcomes: list[FileOutcome] = field(default_factory=list)
     # Records settled together (None: the store's ``group_records``); a store that settles files one at a time
     # (``group_records`` 0) always does.
     group_records: int | None = None
@@ -138,7 +135,6 @@ class SlowLane:
             for log_object in log_objects:
                 outcome = FileOutcome(log_object.location)
                 outcomes.append(outcome)
-                self.outcomes.append(outcome)
                 if self.checkpoints.file_done(log_object.location, log_object.version):
                     outcome.skipped = True
                     continue
@@ -173,10 +169,9 @@ class SlowLane:
                 rules = matches(record)
                 if rules:
                     matched.append((record, rules))
-                    for rule in rules:
-                        if rule.generates:
-                            alerts.append(to_detection_finding(rule, record, "slow"))
-                            owners.append(outcome)
+                    raised = alerts_for(rules, record, "slow")
+                    alerts += raised
+                    owners += [outcome] * len(raised)
             files.append((log_object.location, log_object.version, len(alerts) - before))
         for attempt in range(1, MAX_WINDOW_CONFLICTS + 1):
             try:
