@@ -345,7 +345,7 @@ class _Compiler:
         if isinstance(number, bool):
             raise NotRunnable("a boolean where a number was expected")
         if isinstance(number, int):
-            integer = self.params.add(str(number))
+            integer = text  # the integer's text is the string's
             fraction = f"= {self.params.add(float(number))}" if float(number) == number else None
         else:
             integer = self.params.add(str(int(number))) if number.is_integer() else None

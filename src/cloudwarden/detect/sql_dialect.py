@@ -98,7 +98,9 @@ class Dialect:
     def starts_with(self, text: str, needle: str) -> str: ...
     def ends_with(self, text: str, needle: str) -> str: ...
     def regex_search(self, text: str, pattern: str) -> str: ...
-    def regex_group(self, text: str, pattern: str, group: int) -> str: ...
+    def regex_group(self, text: str, pattern: str, group: int) -> str:
+        return f"regexp_extract({text}, {pattern}, {group})"
+
     def left(self, text: str, count: int) -> str:
         return f"substring({text}, 1, {count})"
 
@@ -116,8 +118,6 @@ class Dialect:
 
 class DuckDBDialect(Dialect):
     name = "duckdb"
-    marker = "$"
-    float_text_exact = True
 
     def exists(self, items: str, var: str, body: str) -> str:
         return f"(len(list_filter({items}, lambda {var}: coalesce({body}, false))) > 0)"
@@ -223,9 +223,6 @@ class DuckDBDialect(Dialect):
     def regex_search(self, text: str, pattern: str) -> str:
         return f"regexp_matches({text}, {pattern})"
 
-    def regex_group(self, text: str, pattern: str, group: int) -> str:
-        return f"regexp_extract({text}, {pattern}, {group})"
-
 
 class SparkDialect(Dialect):
     """Spark SQL over VARIANT (``parse_json``; duplicate keys allowed, the last one kept, as in Python).
@@ -238,7 +235,6 @@ class SparkDialect(Dialect):
     marker = ":"
     float_text_exact = False
     case_unsafe = Dialect.case_unsafe | frozenset(chr(c) for pair in SPARK_ONLY_LOWER.items() for c in pair)
-    SESSION_CONF = {"spark.sql.variant.allowDuplicateKeys": "true"}
 
     def exists(self, items: str, var: str, body: str) -> str:
         return f"exists({items}, {var} -> coalesce({body}, false))"
@@ -316,9 +312,6 @@ class SparkDialect(Dialect):
 
     def regex_search(self, text: str, pattern: str) -> str:
         return f"regexp_like({text}, {pattern})"
-
-    def regex_group(self, text: str, pattern: str, group: int) -> str:
-        return f"regexp_extract({text}, {pattern}, {group})"
 
 
 DIALECTS: dict[str, Dialect] = {"duckdb": DuckDBDialect(), "spark": SparkDialect()}

@@ -8,18 +8,14 @@ store does not hold, and a rule that needs it is not runnable in SQL (the reason
 
 from __future__ import annotations
 
+from cloudwarden.trail.extract import JSON_FIELDS, OPTIONAL_TEXT
+
 # Top-level string fields kept verbatim in a VARCHAR column (userAgent and errorMessage are cut at 64 KiB).
 TEXT_COLUMNS: dict[str, str] = {
     "eventID": "event_id",
     "eventSource": "event_source",
     "eventName": "event_name",
-    "awsRegion": "aws_region",
-    "recipientAccountId": "account_id",
-    "sourceIPAddress": "source_ip",
-    "userAgent": "user_agent",
-    "errorCode": "error_code",
-    "errorMessage": "error_message",
-    "eventType": "event_type",
+    **dict(OPTIONAL_TEXT),
 }
 
 # Top-level boolean fields kept in a BOOLEAN column (CloudTrail's "true"/"false" strings are stored as booleans,
@@ -27,13 +23,7 @@ TEXT_COLUMNS: dict[str, str] = {
 BOOLEAN_COLUMNS: dict[str, str] = {"readOnly": "read_only"}
 
 # Top-level fields kept as JSON text (each bounded to 1 MiB; a larger one is stored as a marker object).
-JSON_COLUMNS: dict[str, str] = {
-    "requestParameters": "request_parameters",
-    "responseElements": "response_elements",
-    "additionalEventData": "additional_event_data",
-    "resources": "resources",
-    "userIdentity": "user_identity",
-}
+JSON_COLUMNS: dict[str, str] = dict(JSON_FIELDS)
 
 # Kept, but not as the record's own value: say why instead of "not kept".
 NOT_AS_RECORDED: dict[str, str] = {

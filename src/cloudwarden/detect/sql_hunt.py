@@ -70,13 +70,7 @@ class SQLHunt:
 
     @classmethod
     def prepare(cls, engine: Engine, rules: Iterable[DetectionRule]) -> SQLHunt:
-        dialect = dialect_of(engine)
-        if dialect == "spark":
-            from cloudwarden.detect.sql_dialect import SparkDialect
-
-            for key, value in SparkDialect.SESSION_CONF.items():
-                engine.session.conf.set(key, value)  # type: ignore[attr-defined]
-        compiled, problems = compile_rules(rules, dialect)
+        compiled, problems = compile_rules(rules, dialect_of(engine))
         return cls(engine, compiled, problems)
 
     def query(self, window: TimeWindow | None = None) -> tuple[str, dict[str, Any]]:
@@ -101,29 +95,34 @@ class SQLHunt:
 
     def matches(self, window: TimeWindow | None = None) -> Iterator[tuple[DetectionRule, dict[str, Any]]]:
         """Every (rule, rebuilt record) the rules match within ``window``. Raises the engine's QueryError."""
+        for row in self._rows(window):
+            yield self.rules[row[_RULE_COLUMN]].rule, record_from_row(row)
+
+    def matched_events(self, window: TimeWindow | None = None) -> Iterator[tuple[dict[str, Any], list[DetectionRule]]]:
+        """Each matched event (rebuilt once) with every rule it matches, in time order (rows come ordered by time,
+        event id, then rule)."""
+        event: dict[str, Any] | None = None
+        event_id: Any = None
+        rules: list[DetectionRule] = []
+        for row in self._rows(window):
+            rule = self.rules[row[_RULE_COLUMN]].rule
+            if event is not None and row["event_id"] == event_id:
+                rules.append(rule)
+                continue
+            if event is not None:
+                yield event, rules
+            event, event_id, rules = record_from_row(row), row["event_id"], [rule]
+        if event is not None:
+            yield event, rules
+
+    def _rows(self, window: TimeWindow | None) -> Iterator[dict[str, Any]]:
         sql, params = self.query(window)
         if not sql:
             return
         columns, batches = self.engine.execute(sql, params)
         for batch in batches:
             for values in batch:
-                row = dict(zip(columns, values, strict=True))
-                yield self.rules[row[_RULE_COLUMN]].rule, record_from_row(row)
-
-    def matched_events(self, window: TimeWindow | None = None) -> Iterator[tuple[dict[str, Any], list[DetectionRule]]]:
-        """Each matched event (rebuilt) with every rule it matches, in time order: :meth:`matches` grouped by
-        event (its rows come ordered by time, event id, then rule)."""
-        event: dict[str, Any] | None = None
-        rules: list[DetectionRule] = []
-        for rule, record in self.matches(window):
-            if event is not None and record.get("eventID") == event.get("eventID"):
-                rules.append(rule)
-                continue
-            if event is not None:
-                yield event, rules
-            event, rules = record, [rule]
-        if event is not None:
-            yield event, rules
+                yield dict(zip(columns, values, strict=True))
 
     def alerts(self, window: TimeWindow | None = None) -> Iterator[dict[str, Any]]:
         """One OCSF Detection Finding per match, as the streaming lanes make them (lane ``hunt``); rules that only

@@ -47,7 +47,7 @@ def translate_search(pattern: str, flags: int = 0, spark: bool = False) -> str:
         parsed = parser.parse(pattern, flags)
     except (re.error, RecursionError) as exc:
         raise RegexNotPortable(f"invalid regular expression: {exc}") from exc
-    return _Writer(parsed.state, spark).sequence(list(parsed), parsed.state.flags, at_end=True)
+    return _Writer(spark).sequence(list(parsed), parsed.state.flags, at_end=True)
 
 
 def translate_fullmatch(pattern: str, flags: int = 0, spark: bool = False) -> str:
@@ -57,7 +57,7 @@ def translate_fullmatch(pattern: str, flags: int = 0, spark: bool = False) -> st
         parsed = parser.parse(pattern, flags)
     except (re.error, RecursionError) as exc:
         raise RegexNotPortable(f"invalid regular expression: {exc}") from exc
-    body = _Writer(parsed.state, spark).sequence(list(parsed), parsed.state.flags, at_end=False)
+    body = _Writer(spark).sequence(list(parsed), parsed.state.flags, at_end=False)
     return f"\\A(?:{body})\\z"
 
 
@@ -137,8 +137,7 @@ def _freeze(value: Any) -> Any:
 
 
 class _Writer:
-    def __init__(self, state: Any, spark: bool) -> None:
-        self.state = state
+    def __init__(self, spark: bool) -> None:
         self.spark = spark
         _, _, self.c = _private()
 

@@ -197,6 +197,8 @@ def spark_session() -> Any:
         .config("spark.sql.warehouse.dir", str(scratch / "warehouse"))
         .config("spark.sql.catalogImplementation", "in-memory")
         .config("spark.sql.session.timeZone", "UTC")
+        # A JSON object with a key twice parses as DuckDB's and orjson's do (the last one wins), not as an error.
+        .config("spark.sql.variant.allowDuplicateKeys", "true")
         .config("spark.sql.timestampType", "TIMESTAMP_NTZ")
         .config("spark.sql.sources.partitionColumnTypeInference.enabled", "false")
         .config("spark.sql.runSQLOnFiles", "false")

@@ -51,8 +51,15 @@ COLUMNS = (
     "resources",
     "user_identity",
 )
-# The columns that hold JSON text.
-JSON_COLUMNS = ("request_parameters", "response_elements", "additional_event_data", "resources", "user_identity")
+# The top-level CloudTrail fields kept as JSON text, and their columns.
+JSON_FIELDS = (
+    ("requestParameters", "request_parameters"),
+    ("responseElements", "response_elements"),
+    ("additionalEventData", "additional_event_data"),
+    ("resources", "resources"),
+    ("userIdentity", "user_identity"),
+)
+JSON_COLUMNS = tuple(column for _, column in JSON_FIELDS)
 
 # CloudTrail writes eventTime as 2024-07-30T21:31:21Z (sometimes with fractions of a second).
 EVENT_TIME_PATTERN = (
@@ -66,7 +73,8 @@ PRINCIPAL_CACHE_SIZE = 20_000
 _principals: dict[bytes | None, Principal] = {}
 _UNPARSED = object()  # "parse the identity from its JSON text when it is not cached"
 _NULL_RAW = msgspec.Raw(b"null")
-_OPTIONAL_TEXT = (
+# The optional top-level string fields kept verbatim, and their columns.
+OPTIONAL_TEXT = (
     ("awsRegion", "aws_region"),
     ("recipientAccountId", "account_id"),
     ("sourceIPAddress", "source_ip"),
@@ -122,7 +130,7 @@ def _why_bad(record: Any) -> str:
     identity = record.get("userIdentity")
     if identity is not None and type(identity) is not dict:
         return f"userIdentity is {type(identity).__name__}, not an object"
-    for key, _ in _OPTIONAL_TEXT:
+    for key, _ in OPTIONAL_TEXT:
         value = record.get(key)
         if value is not None and type(value) is not str:
             return f"{key} is {type(value).__name__}, not a string"
