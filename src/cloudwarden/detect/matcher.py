@@ -156,28 +156,32 @@ def _literal(value: SigmaString) -> str:
     return "".join(part for part in value.s if isinstance(part, str))
 
 
-def _string_test(value: SigmaString, cased: bool) -> Test:
+def string_shape(value: SigmaString) -> tuple[str, str]:
+    """How a Sigma string value (without placeholders) tests text: ``(how, needle)`` with ``how`` one of ``eq``,
+    ``in``, ``startswith``, ``endswith``, or ``("wildcard", the Python pattern the whole text must match)``. The
+    matcher and the SQL evaluator both read values through this, so they read them alike."""
     parts = value.s
-    for part in parts:
+    if not value.contains_special():
+        return "eq", _literal(value)
+    many = SpecialChars.WILDCARD_MULTI
+    if len(parts) == 3 and parts[0] is many and parts[2] is many and isinstance(parts[1], str):
+        return "in", parts[1]
+    if len(parts) == 2 and isinstance(parts[0], str) and parts[1] is many:
+        return "startswith", parts[0]
+    if len(parts) == 2 and parts[0] is many and isinstance(parts[1], str):
+        return "endswith", parts[1]
+    wildcards = {many: ".*", SpecialChars.WILDCARD_SINGLE: "."}
+    return "wildcard", "".join(wildcards[part] if isinstance(part, SpecialChars) else re.escape(part) for part in parts)
+
+
+def _string_test(value: SigmaString, cased: bool) -> Test:
+    for part in value.s:
         if not isinstance(part, str | SpecialChars):
             raise Unsupported(f"placeholder {part!r} in a value (needs a processing pipeline)")
-    if not value.contains_special():
-        plain = _literal(value)
-        return _text_test(plain, cased, "eq")
-    if (
-        len(parts) == 3
-        and parts[0] is SpecialChars.WILDCARD_MULTI
-        and parts[2] is SpecialChars.WILDCARD_MULTI
-        and isinstance(parts[1], str)
-    ):
-        return _text_test(parts[1], cased, "in")
-    if len(parts) == 2 and isinstance(parts[0], str) and parts[1] is SpecialChars.WILDCARD_MULTI:
-        return _text_test(parts[0], cased, "startswith")
-    if len(parts) == 2 and parts[0] is SpecialChars.WILDCARD_MULTI and isinstance(parts[1], str):
-        return _text_test(parts[1], cased, "endswith")
-    wildcards = {SpecialChars.WILDCARD_MULTI: ".*", SpecialChars.WILDCARD_SINGLE: "."}
-    pattern = "".join(wildcards[part] if isinstance(part, SpecialChars) else re.escape(part) for part in parts)
-    compiled = re.compile(pattern, re.DOTALL | (0 if cased else re.IGNORECASE))
+    how, needle = string_shape(value)
+    if how != "wildcard":
+        return _text_test(needle, cased, how)
+    compiled = re.compile(needle, re.DOTALL | (0 if cased else re.IGNORECASE))
     fullmatch = compiled.fullmatch
 
     def test(candidate: Any) -> bool:

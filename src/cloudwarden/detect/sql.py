@@ -53,7 +53,7 @@ from sigma.types import (
     SpecialChars,
 )
 
-from cloudwarden.detect.matcher import _RE_FLAGS, MAX_REGEX_SUBJECT, _literal, _required_literals
+from cloudwarden.detect.matcher import _RE_FLAGS, MAX_REGEX_SUBJECT, _required_literals, string_shape
 from cloudwarden.detect.sigma_rules import DetectionRule, RuleProblem
 from cloudwarden.detect.sql_dialect import DIALECTS, Candidate, Dialect, Params
 from cloudwarden.detect.sql_fields import BOOLEAN_COLUMNS, JSON_COLUMNS, TEXT_COLUMNS, unkept_reason
@@ -245,16 +245,10 @@ class _Compiler:
         for part in parts:
             if not isinstance(part, str | SpecialChars):
                 raise NotRunnable(f"placeholder {part!r} in a value")
-        if not value.contains_special():
-            return self.text_test(_literal(value), cased, "eq")
-        many = SpecialChars.WILDCARD_MULTI
-        if len(parts) == 3 and parts[0] is many and parts[2] is many and isinstance(parts[1], str):
-            return self.text_test(parts[1], cased, "in")
-        if len(parts) == 2 and isinstance(parts[0], str) and parts[1] is many:
-            return self.text_test(parts[0], cased, "startswith")
-        if len(parts) == 2 and parts[0] is many and isinstance(parts[1], str):
-            return self.text_test(parts[1], cased, "endswith")
-        return self.wildcard_test(parts, cased)
+        how, needle = string_shape(value)
+        if how != "wildcard":
+            return self.text_test(needle, cased, how)
+        return self.wildcard_test(parts, needle, cased)
 
     def text_test(self, needle: str, cased: bool, how: str) -> Any:
         folded = needle if cased else needle.lower()
@@ -300,12 +294,11 @@ class _Compiler:
             "from Python"
         )
 
-    def wildcard_test(self, parts: list[Any], cased: bool) -> Any:
-        wildcards = {SpecialChars.WILDCARD_MULTI: ".*", SpecialChars.WILDCARD_SINGLE: "."}
+    def wildcard_test(self, parts: list[Any], python: str, cased: bool) -> Any:
+        """The test of a wildcard value of ``parts``, whose whole-text Python pattern is ``python``."""
         for part in parts:
             if isinstance(part, str):
                 self._check_needle(part if cased else part.lower(), cased)
-        python = "".join(wildcards[p] if isinstance(p, SpecialChars) else re.escape(p) for p in parts)
         flags = re.DOTALL | (0 if cased else re.IGNORECASE)
         try:
             pattern = translate_fullmatch(python, flags, spark=self.d.name == "spark")
