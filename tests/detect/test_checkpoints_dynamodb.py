@@ -175,6 +175,22 @@ def test_dead_letters_requeued_reach_a_sink_that_takes_them_now(new_store: Calla
     assert new_store().pending() == [] and new_store().requeue_dead_letters() == 0
 
 
+def test_more_dead_letters_than_one_batch_write_takes_are_written_in_several(table: Emulated) -> None:
+    store = _dynamo_store(table)
+    sizes: list[int] = []
+    write = store.client.batch_write_item
+
+    def spy(**kwargs: Any) -> Any:
+        sizes.extend(len(requests) for requests in kwargs["RequestItems"].values())
+        return write(**kwargs)
+
+    store.client.batch_write_item = spy
+    store.record([_alert("r:e0"), *(_poisoned(f"r:p{n:02d}") for n in range(30))])
+    assert store.drain([Picky()]) == 1
+    assert len(store.dead_letters()) == 30 and store.pending() == []
+    assert sizes and max(sizes) <= 25  # BatchWriteItem takes at most 25 requests a call (the emulator takes more)
+
+
 def test_a_sink_that_takes_nothing_is_down_and_keeps_every_alert(new_store: Callable[[], Any]) -> None:
     store = new_store()
     store.record([_alert(f"r:e{n}") for n in range(20)])

@@ -292,12 +292,14 @@ class DynamoCheckpoints:
         for uid in uids:
             sort = self._outbox_keys.pop(uid, None)
             keys.extend([sort] if sort is not None else self._outbox_sorts(uid))
-        for at in range(0, len(keys), BATCH_WRITE):
-            requests = [{"DeleteRequest": {"Key": {"pk": {"S": OUTBOX}, "sk": {"S": sort}}}}
-                        for sort in keys[at : at + BATCH_WRITE]]
-            self._batch_write(requests)
+        self._batch_write([{"DeleteRequest": {"Key": {"pk": {"S": OUTBOX}, "sk": {"S": sort}}}} for sort in keys])
 
     def _batch_write(self, requests: list[dict[str, Any]]) -> None:
+        """Every request written, BATCH_WRITE per call (BatchWriteItem refuses more), unprocessed ones retried."""
+        for at in range(0, len(requests), BATCH_WRITE):
+            self._batch_write_call(requests[at : at + BATCH_WRITE])
+
+    def _batch_write_call(self, requests: list[dict[str, Any]]) -> None:
         for attempt in range(MAX_CANCELLED_RETRIES + 1):
             try:
                 answer = self.client.batch_write_item(RequestItems={self.table: requests})
@@ -393,11 +395,8 @@ class DynamoCheckpoints:
                     sort = f"{time.time_ns() // 1_000_000:015d}.{index:06d}#{_key_part(uid)}"
                     puts.append({"PutRequest": {"Item": {"pk": {"S": OUTBOX}, "sk": {"S": sort}, "uid": {"S": uid},
                                                          "payload": item["payload"]}}})
-            for at in range(0, len(puts), BATCH_WRITE):
-                self._batch_write(puts[at : at + BATCH_WRITE])
-            deletes = [{"DeleteRequest": {"Key": {"pk": item["pk"], "sk": item["sk"]}}} for item in items]
-            for at in range(0, len(deletes), BATCH_WRITE):
-                self._batch_write(deletes[at : at + BATCH_WRITE])
+            self._batch_write(puts)
+            self._batch_write([{"DeleteRequest": {"Key": {"pk": item["pk"], "sk": item["sk"]}}} for item in items])
             if "LastEvaluatedKey" not in page:
                 return len(queued)
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
