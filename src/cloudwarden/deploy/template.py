@@ -28,13 +28,15 @@ from typing import Any
 import yaml
 
 from cloudwarden.deploy import roles
+from cloudwarden.detect.checkpoints import CHECKPOINTS_ENV, DYNAMODB_PREFIX
 from cloudwarden.detect.checkpoints_dynamodb import ATTRIBUTE_DEFINITIONS, KEY_SCHEMA, TTL_ATTRIBUTE
+from cloudwarden.detect.sinks import SINKS_ENV
 
 FAST_HANDLER = "cloudwarden.detect.lanes.fast.handler"
 SLOW_HANDLER = "cloudwarden.detect.lanes.slow.handler"
 GLOBAL_EVENTS_REGION = "us-east-1"
 # Both functions share the stack's table: an alert either lane raised is not raised by the other.
-CHECKPOINTS = "dynamodb:${CheckpointTable}"
+CHECKPOINTS = f"{DYNAMODB_PREFIX}${{CheckpointTable}}"
 # The values CloudWatch Logs accepts for a retention period.
 RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288,
                   3653]
@@ -118,8 +120,8 @@ def _function(settings: LaneSettings, lane: str, handler: str, timeout: int, ext
             "TracingConfig": {"Mode": "Active"},
             "Environment": {
                 "Variables": {
-                    "CLOUDWARDEN_SINKS": _sub("sns:${AlertTopic}"),
-                    "CLOUDWARDEN_CHECKPOINTS": _sub(CHECKPOINTS),
+                    SINKS_ENV: _sub("sns:${AlertTopic}"),  # the names the handlers read
+                    CHECKPOINTS_ENV: _sub(CHECKPOINTS),
                 }
             },
             **extra,
